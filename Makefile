@@ -1,0 +1,51 @@
+# Neural Network Mathematics — build and test.
+#   make book    create .venv if missing, install pinned deps, build the site into _build/html
+#   make test    the full test suite (unit tests, gradient checks, strict build, HTML + browser checks)
+#   make serve   live preview while editing a chapter
+#   make clean   remove build outputs (keeps .venv)
+
+PYTHON   ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+BUILD    := _build
+JOBS     ?= auto
+SPHINXOPTS ?=
+# One BLAS thread per worker: chapters execute in parallel (-j), two cores must not fight.
+export OPENBLAS_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: book test serve clean distclean chapter
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the pins or the package metadata change.
+$(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[book,test]"
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/sphinx-build -c conf -W -n --keep-going -j $(JOBS) $(SPHINXOPTS) book $(BUILD)/html
+	@echo ""
+	@echo "The book is at file://$(CURDIR)/$(BUILD)/html/index.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Execute one chapter as a plain script, fast, without Sphinx: make chapter CH=book/chapters/01_backpropagation.md
+chapter: $(STAMP)
+	$(BIN)/python tools/run_chapter.py $(CH)
+
+serve: $(STAMP)
+	$(BIN)/sphinx-autobuild -c conf -n --keep-going book $(BUILD)/html \
+	  --watch nnmath --watch conf --ignore "*/.jupyter_cache/*" --ignore "*/jupyter_execute/*"
+
+clean:
+	rm -rf $(BUILD)
+
+distclean: clean
+	rm -rf $(VENV)

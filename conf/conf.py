@@ -1,0 +1,114 @@
+"""Sphinx configuration for *Neural Network Mathematics*.
+
+Build with ``sphinx-build -c conf book _build/html`` (``make book`` adds ``-W -n --keep-going -j``).
+The book-specific machinery (an execution cache keyed on nnmath's source, MathJax served from the
+site, launch buttons that open the generated ``.ipynb``) lives in ``conf/_ext/nnbook.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "_ext"))
+
+# --- project -----------------------------------------------------------------------------------
+project = "Neural Network Mathematics"
+author = "The Neural Network Mathematics authors"
+copyright = "2026, " + author
+#: Where the sources live; the edit/repository/launch buttons point here. Override for forks.
+repository_url = os.environ.get("NNBOOK_REPOSITORY_URL", "https://github.com/nnmath/neural-network-mathematics")
+repository_branch = "main"
+
+# --- extensions ----------------------------------------------------------------------------------
+extensions = [
+    "myst_nb",                  # MyST Markdown notebooks (also provides the MyST parser: do not add myst_parser)
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx_copybutton",
+    "sphinx_design",
+    "sphinx_togglebutton",
+    "sphinxcontrib.bibtex",
+    "sphinx_exercise",
+    "nnbook",                   # conf/_ext/nnbook.py
+]
+
+exclude_patterns = ["_build", "**.ipynb_checkpoints", ".jupyter_cache", "jupyter_execute", "_templates"]
+root_doc = "index"
+
+# --- MyST ------------------------------------------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]
+myst_dmath_double_inline = True
+myst_heading_anchors = 3
+numfig = True
+math_numfig = True
+math_eqref_format = "({number})"
+numfig_format = {"figure": "Figure %s", "table": "Table %s", "code-block": "Listing %s"}
+
+# --- MyST-NB execution -------------------------------------------------------------------------
+# "cache": a chapter executes only when its code changed, or when nnmath changed (nnbook keys the
+# cache directory on a hash of nnmath's source, and that hash is an env-rebuilding config value).
+nb_execution_mode = os.environ.get("NNBOOK_EXECUTION_MODE", "cache")
+nb_execution_raise_on_error = False   # reported as a warning naming chapter + cell; -W makes it fatal
+nb_execution_show_tb = True           # ... and prints the traceback, chapter and cell
+nb_execution_timeout = 600
+nb_merge_streams = True
+nb_execution_excludepatterns = ["_templates/*"]
+
+# --- citations -------------------------------------------------------------------------------------
+bibtex_bibfiles = ["../book/references.bib"]  # relative to this conf directory
+bibtex_default_style = "plain"
+bibtex_reference_style = "author_year"
+
+# --- autodoc (API reference) -------------------------------------------------------------------
+autodoc_member_order = "bysource"
+autodoc_typehints = "none"          # the numpy-style docstrings state types and shapes
+napoleon_numpy_docstring = True
+napoleon_google_docstring = False
+napoleon_use_param = False          # keep "ndarray of shape (N, D)" as text, not as broken xrefs
+napoleon_use_rtype = False
+napoleon_use_ivar = True
+# Names from outside the book (numpy, typing, builtins) have no inventory offline.
+nitpick_ignore_regex = [
+    (r"py:.*", r"(numpy|np|npt|typing|collections|builtins|matplotlib)(\..*)?"),
+    (r"py:.*", r"(ndarray|array_like|ArrayLike|NDArray|Array|callable|optional|mapping|Generator|Any|Literal)"),
+    (r"py:.*", r"(int|float|str|bool|tuple|list|dict|None|Sequence|Iterable|Iterator|Callable)"),
+]
+
+# --- HTML ------------------------------------------------------------------------------------------
+html_theme = "sphinx_book_theme"
+html_title = "Neural Network Mathematics"
+html_static_path = ["_static"]
+html_css_files = ["nnbook.css"]
+html_last_updated_fmt = None          # no build timestamps: two builds give the same pages
+html_copy_source = True
+html_show_sourcelink = False
+html_theme_options = {
+    "repository_url": repository_url,
+    "repository_branch": repository_branch,
+    "path_to_docs": "book",
+    "use_repository_button": True,
+    "use_edit_page_button": True,
+    "use_issues_button": True,
+    "use_download_button": True,
+    "use_fullscreen_button": False,
+    "show_toc_level": 2,
+    "home_page_in_toc": True,
+    "navigation_with_keys": False,
+    # Colab/Binder open the generated .ipynb (nnbook rewrites the .md links the theme builds).
+    "launch_buttons": {
+        "colab_url": "https://colab.research.google.com",
+        "binderhub_url": "https://mybinder.org",
+        "notebook_interface": "jupyterlab",
+    },
+}
+html_context = {"default_mode": "auto"}
+# MathJax 3 is copied from the django-static-mathjax wheel into _static/mathjax by nnbook,
+# so math renders with no network access.
+mathjax_path = "mathjax/tex-chtml.js"
+
+# --- strictness ------------------------------------------------------------------------------------
+nitpicky = True
+suppress_warnings = ["mystnb.unknown_mime_type"]

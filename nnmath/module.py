@@ -1,0 +1,198 @@
+"""Parameters, modules and containers: the bookkeeping around the functional ops.
+
+The math lives in pure functions (``out, cache = op(...)`` / ``grads = op_backward(dout, cache)``);
+a :class:`Module` is a thin stateful wrapper in the spirit of ``torch.nn.Module``: it owns its
+:class:`Parameter` objects, keeps the cache of its last ``forward`` and, in ``backward``,
+*accumulates* (``+=``) parameter gradients until :meth:`Module.zero_grad` is called — exactly as
+PyTorch does, which is what makes gradient accumulation over micro-batches work. Modules never own
+an optimizer.
+
+nnmath differs from PyTorch in one deliberate way: there is no tape. ``backward(dout)`` must be
+called on the module that ran the matching ``forward``, with the gradient of the loss w.r.t. its
+output, and returns the gradient w.r.t. its input(s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._checks import as_array
+
+__all__ = ["Parameter", "Module", "Sequential"]
+
+
+class Parameter:
+    """A trainable array and the gradient accumulated into it (like ``torch.nn.Parameter``).
+
+    Parameters
+    ----------
+    data : array_like
+        Initial value; copied and converted to floating point.
+
+    Attributes
+    ----------
+    data : ndarray
+        The current value, updated in place by optimizers.
+    grad : ndarray
+        Same shape as ``data``; zero at creation, summed into by every ``backward``.
+    """
+
+    def __init__(self, data: ArrayLike) -> None:
+        self.data = np.array(as_array(data, "data"), copy=True)
+        self.grad = np.zeros_like(self.data)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def zero_grad(self) -> None:
+        """Reset the accumulated gradient to zero (in place)."""
+        self.grad.fill(0.0)
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class of every layer: ``forward`` caches, ``backward`` accumulates.
+
+    Subclasses implement ``forward(*inputs)`` (storing what ``backward`` needs on ``self``) and
+    ``backward(dout)`` (returning the gradient w.r.t. each input — a tuple when there are several —
+    and adding parameter gradients into ``Parameter.grad``). Parameters and sub-modules are found by
+    looking at the instance's attributes (also inside lists and tuples), as PyTorch does.
+    """
+
+    training: bool = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def backward(self, dout: np.ndarray) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
+
+    # --- traversal -----------------------------------------------------------------------
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        for name, value in vars(self).items():
+            if isinstance(value, (Module, Parameter)):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, (Module, Parameter)):
+                        yield f"{name}.{i}", item
+
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules, in attribute order."""
+        for _, value in self._members():
+            if isinstance(value, Module):
+                yield value
+
+    def modules(self) -> Iterator[Module]:
+        """This module and all its descendants (depth first)."""
+        yield self
+        for child in self.children():
+            yield from child.modules()
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """``(dotted_name, parameter)`` pairs; a parameter shared by two modules appears once."""
+        seen: set[int] = set()
+        out: list[tuple[str, Parameter]] = []
+
+        def visit(pfx: str, mod: Module) -> None:
+            for name, value in mod._members():
+                full = f"{pfx}{name}"
+                if isinstance(value, Parameter):
+                    if id(value) not in seen:
+                        seen.add(id(value))
+                        out.append((full, value))
+                else:
+                    visit(full + ".", value)
+
+        visit(prefix, self)
+        return iter(out)
+
+    def parameters(self) -> list[Parameter]:
+        """All parameters of this module and its descendants."""
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        """Total number of scalar parameters."""
+        return sum(p.size for p in self.parameters())
+
+    def zero_grad(self) -> None:
+        """Set every parameter's accumulated gradient to zero."""
+        for p in self.parameters():
+            p.zero_grad()
+
+    def train(self, mode: bool = True) -> Module:
+        """Switch this module and its descendants to training (or evaluation) mode."""
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Switch to evaluation mode (``train(False)``), as in PyTorch."""
+        return self.train(False)
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        kids = list(self._members())
+        mods = [(n, m) for n, m in kids if isinstance(m, Module)]
+        if not mods:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}("]
+        for name, m in mods:
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {sub}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def _require_cache(self, cache: Any) -> Any:
+        if cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return cache
+
+
+class Sequential(Module):
+    """Apply modules one after another; back-propagate through them in reverse.
+
+    ``backward`` is the chain rule for a composition: the gradient w.r.t. the output of layer
+    ``k`` is the gradient w.r.t. the input of layer ``k+1``.
+    """
+
+    def __init__(self, *layers: Module) -> None:
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential takes Modules, got {type(layer).__name__} at position {i}")
+        self.layers = list(layers)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
