@@ -8,7 +8,7 @@ PYTHON   ?= python3
 VENV     := .venv
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
-BUILD    := _build
+BUILD    ?= _build
 JOBS     ?= auto
 SPHINXOPTS ?=
 # One BLAS thread per worker: chapters execute in parallel (-j), two cores must not fight.

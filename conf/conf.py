@@ -36,6 +36,12 @@ extensions = [
 ]
 
 exclude_patterns = ["_build", "**.ipynb_checkpoints", ".jupyter_cache", "jupyter_execute", "_templates"]
+# NNBOOK_ONLY=06_attention builds just that chapter (plus the reference pages): a quick preview
+# while writing. The published book never sets it.
+if os.environ.get("NNBOOK_ONLY"):
+    _only = os.environ["NNBOOK_ONLY"]
+    exclude_patterns += [f"chapters/{p.stem}.md" for p in (HERE.parent / "book" / "chapters").glob("*.md")
+                         if not p.stem.startswith(_only)]
 root_doc = "index"
 
 # --- MyST ------------------------------------------------------------------------------------------

@@ -1,0 +1,3 @@
+"""(being written — see the issue for this chapter)"""
+
+__all__: list[str] = []
