@@ -22,6 +22,7 @@ from .normalization import *  # noqa: F403
 from .optim import *  # noqa: F403
 from .residual import *  # noqa: F403
 from .rng import *  # noqa: F403
+from .training import *  # noqa: F403
 from .transformer import *  # noqa: F403
 from .vit import *  # noqa: F403
 
