@@ -38,6 +38,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import Array, as_array, check_dim_match
 from .activations import softmax_backward
+from .init import xavier_uniform_
 from .linear import Linear, linear, linear_backward
 from .module import Module, Parameter
 from .rng import get_rng
@@ -341,8 +342,8 @@ class MultiheadAttention(Module):
         rng = get_rng(rng)
         E = embed_dim
         self.embed_dim, self.num_heads, self.head_dim = E, num_heads, E // num_heads
-        bound = math.sqrt(6.0 / (E + 3 * E))
-        self.in_proj_weight = Parameter(rng.uniform(-bound, bound, size=(E, 3 * E)))
+        # PyTorch's _reset_parameters: Xavier-uniform over the stacked (E, 3E) matrix, zero biases
+        self.in_proj_weight = xavier_uniform_(Parameter(np.zeros((E, 3 * E))), rng=rng)
         self.in_proj_bias = Parameter(np.zeros(3 * E)) if bias else None
         self.out_proj = Linear(E, E, bias=bias, rng=rng)
         if bias:
