@@ -23,6 +23,8 @@ def as_array(x: ArrayLike, name: str = "x") -> Array:
     Floating inputs keep their dtype (float64 is the default everywhere in nnmath; float32 is
     accepted so that readers can see its rounding error).
     """
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        return x   # fast path: np.issubdtype costs microseconds, and every op calls this
     a = np.asarray(x)
     if a.dtype == object:
         raise TypeError(f"{name} must be a numeric array, got dtype=object")

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import erf
 
-from ._checks import Array, as_array
+from ._checks import Array, as_array, check_same_shape
 from .module import Module
 
 __all__ = [
@@ -33,6 +33,14 @@ __all__ = [
     "log_softmax", "log_softmax_backward",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "GELU", "Softmax", "LogSoftmax",
 ]
+
+
+def _dout(dout: ArrayLike, out: np.ndarray) -> Array:
+    """The upstream gradient as an array of the forward output's shape (never broadcast silently:
+    a ``dout`` of another shape is a bug in the caller's chain rule)."""
+    dout = as_array(dout, "dout")
+    check_same_shape(dout, out, "dout", "out")
+    return dout
 
 
 # --- sigmoid -------------------------------------------------------------------------------
@@ -53,15 +61,15 @@ def sigmoid(x: ArrayLike) -> tuple[Array, Array]:
         ``out`` itself (the derivative is :math:`\sigma(1-\sigma)`).
     """
     x = as_array(x)
-    z = np.exp(-np.abs(x))
-    out = np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+    z = np.exp(-np.abs(x))              # in (0, 1]: never overflows
+    out = np.where(x >= 0, 1.0, z) / (1.0 + z)
     return out, out
 
 
 def sigmoid_backward(dout: ArrayLike, cache: Array) -> Array:
     r""":math:`\bar x = \bar y \odot \sigma(x)(1-\sigma(x))`, using the cached output."""
     s = cache
-    return as_array(dout, "dout") * s * (1.0 - s)
+    return _dout(dout, s) * s * (1.0 - s)
 
 
 # --- tanh ----------------------------------------------------------------------------------
@@ -73,7 +81,7 @@ def tanh(x: ArrayLike) -> tuple[Array, Array]:
 
 def tanh_backward(dout: ArrayLike, cache: Array) -> Array:
     r""":math:`\bar x = \bar y \odot (1 - \tanh^2 x)`, using the cached output."""
-    return as_array(dout, "dout") * (1.0 - cache**2)
+    return _dout(dout, cache) * (1.0 - cache**2)
 
 
 # --- ReLU and leaky ReLU -------------------------------------------------------------------
@@ -89,7 +97,7 @@ def relu(x: ArrayLike) -> tuple[Array, Array]:
 
 def relu_backward(dout: ArrayLike, cache: np.ndarray) -> Array:
     r""":math:`\bar x = \bar y \odot \mathbb 1[x > 0]`."""
-    return np.where(cache, as_array(dout, "dout"), 0.0)
+    return np.where(cache, _dout(dout, cache), 0.0)
 
 
 def leaky_relu(x: ArrayLike, negative_slope: float = 0.01) -> tuple[Array, tuple[np.ndarray, float]]:
@@ -102,7 +110,7 @@ def leaky_relu(x: ArrayLike, negative_slope: float = 0.01) -> tuple[Array, tuple
 def leaky_relu_backward(dout: ArrayLike, cache: tuple[np.ndarray, float]) -> Array:
     r""":math:`\bar x = \bar y` where :math:`x>0`, ``negative_slope * dout`` elsewhere."""
     mask, slope = cache
-    dout = as_array(dout, "dout")
+    dout = _dout(dout, mask)
     return np.where(mask, dout, slope * dout)
 
 
@@ -137,10 +145,10 @@ def gelu_backward(dout: ArrayLike, cache: tuple[Array, str]) -> Array:
     :math:`\tfrac12(1+\tanh u) + \tfrac12 x(1-\tanh^2 u)\,u'` with
     :math:`u' = \sqrt{2/\pi}(1 + 3\cdot 0.044715\,x^2)`."""
     x, approximate = cache
-    dout = as_array(dout, "dout")
+    dout = _dout(dout, x)
     if approximate == "none":
         cdf = 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
-        pdf = _INV_SQRT_2PI * np.exp(-0.5 * np.minimum(x * x, 1e6))
+        pdf = _INV_SQRT_2PI * np.exp(-0.5 * np.minimum(np.abs(x), 1e3) ** 2)   # x*x would overflow past 1e154
         return dout * (cdf + x * pdf)
     xc = np.clip(x, -1e3, 1e3)
     t = np.tanh(_SQRT_2_OVER_PI * (xc + 0.044715 * xc**3))
@@ -175,7 +183,7 @@ def softmax_backward(dout: ArrayLike, cache: tuple[Array, int]) -> Array:
     .. math:: \bar x = J^\top \bar y = p \odot \bigl(\bar y - \textstyle\sum_j \bar y_j p_j\bigr).
     """
     p, axis = cache
-    dout = as_array(dout, "dout")
+    dout = _dout(dout, p)
     return p * (dout - np.sum(dout * p, axis=axis, keepdims=True))
 
 
@@ -196,7 +204,7 @@ def log_softmax_backward(dout: ArrayLike, cache: tuple[Array, int]) -> Array:
     r""":math:`\bar x = \bar y - p \sum_j \bar y_j`, since
     :math:`\partial \log p_i / \partial x_k = \delta_{ik} - p_k`."""
     p, axis = cache
-    dout = as_array(dout, "dout")
+    dout = _dout(dout, p)
     return dout - p * np.sum(dout, axis=axis, keepdims=True)
 
 

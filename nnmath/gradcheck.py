@@ -216,7 +216,11 @@ def gradcheck(op: Callable[..., tuple[np.ndarray, Any]], op_backward: Callable[.
 
     def backward(dout: np.ndarray) -> Sequence[np.ndarray]:
         grads = op_backward(dout, state["cache"])
-        return (grads,) if isinstance(grads, np.ndarray) else grads
+        grads = [grads] if isinstance(grads, np.ndarray) else list(grads)
+        # an optional input that was not passed (e.g. linear's bias) has gradient None: drop it
+        while len(grads) > len(arrays) and grads[-1] is None:
+            grads.pop()
+        return grads
 
     return check_vjp(forward, backward, dict(zip(names, arrays)), **opts)
 
