@@ -47,6 +47,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from numpy.typing import ArrayLike
 
+from . import init
 from ._checks import Array, as_array, check_dim_match, check_ndim
 from .module import Module, Parameter
 from .rng import get_rng
@@ -515,9 +516,13 @@ class Conv2d(Module):
         kh, kw = _pair(kernel_size, "kernel_size", 1)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.stride, self.padding, self.dilation = stride, padding, dilation
-        bound = 1.0 / math.sqrt(in_channels * kh * kw)
-        self.weight = Parameter(rng.uniform(-bound, bound, size=(out_channels, in_channels, kh, kw)))
-        self.bias = Parameter(rng.uniform(-bound, bound, size=(out_channels,))) if bias else None
+        # PyTorch's reset_parameters, step for step
+        self.weight = init.kaiming_uniform_(Parameter(np.empty((out_channels, in_channels, kh, kw))),
+                                            a=math.sqrt(5), rng=rng)
+        self.bias = None
+        if bias:
+            bound = 1.0 / math.sqrt(init.calculate_fan_in_and_fan_out(self.weight)[0])
+            self.bias = init.uniform_(Parameter(np.empty(out_channels)), -bound, bound, rng=rng)
         self._cache: Any = None
 
     def forward(self, x: ArrayLike) -> Array:
