@@ -189,7 +189,7 @@ def scaled_dot_product_attention_backward(dout: ArrayLike, cache: AttentionCache
         \bar S = P \odot (\bar P - \operatorname{rowsum}(\bar P \odot P)),\quad
         \bar Q = \alpha \bar S K,\quad \bar K = \alpha \bar S^\top Q .
 
-    :math:`\bar S` is the softmax vector-Jacobian product of :func:`nnmath.softmax_backward`,
+    :math:`\bar S` is the softmax vector-Jacobian product of :func:`nnmath.activations.softmax_backward`,
     applied to all rows at once — no ``(S, S)`` Jacobian is formed. Masked keys have
     :math:`P_{ij} = 0`, hence :math:`\bar S_{ij} = 0`: no gradient reaches them through that query.
     """

@@ -9,8 +9,8 @@ r"""The pieces of a transformer encoder: positions, token embeddings and the enc
 * :class:`TransformerEncoderLayer` — self-attention and a position-wise feed-forward network, each
   inside a residual connection, with layer normalization after the addition (Post-LN, the
   original transformer and PyTorch's default) or at the start of each branch (Pre-LN,
-  ``norm_first=True``). It is assembled from :class:`~nnmath.MultiheadAttention`,
-  :class:`~nnmath.Linear`, :class:`~nnmath.LayerNorm` and :class:`~nnmath.Residual`, so its
+  ``norm_first=True``). It is assembled from :class:`~nnmath.attention.MultiheadAttention`,
+  :class:`~nnmath.linear.Linear`, :class:`~nnmath.normalization.LayerNorm` and :class:`~nnmath.residual.Residual`, so its
   backward pass is nothing but theirs, chained.
 """
 
@@ -217,9 +217,9 @@ class TransformerEncoderLayer(Module):
     -----
     The sub-modules carry PyTorch's names — ``self_attn``, ``linear1``, ``linear2``, ``norm1``,
     ``norm2`` — so parameters map one to one (transposing the weights, nnmath's ``(in, out)``
-    layout). The residual wiring around them (:class:`~nnmath.Residual` blocks) is kept in a
+    layout). The residual wiring around them (:class:`~nnmath.residual.Residual` blocks) is kept in a
     plain dict, so each parameter appears once, under that name. Differences from PyTorch: no
-    dropout, always batch-first ``(B, L, E)``, and masks as in :class:`~nnmath.MultiheadAttention`
+    dropout, always batch-first ``(B, L, E)``, and masks as in :class:`~nnmath.attention.MultiheadAttention`
     (``src_mask`` True = blocked, ``src_key_padding_mask`` True = padding).
     """
 
@@ -248,7 +248,7 @@ class TransformerEncoderLayer(Module):
 
     def forward(self, src: ArrayLike, src_mask: ArrayLike | None = None,
                 src_key_padding_mask: ArrayLike | None = None, is_causal: bool = False) -> Array:
-        """``(B, L, d_model)`` → ``(B, L, d_model)``; masks as in :class:`~nnmath.MultiheadAttention`."""
+        """``(B, L, d_model)`` → ``(B, L, d_model)``; masks as in :class:`~nnmath.attention.MultiheadAttention`."""
         self._wiring["self_attention"].masks = dict(attn_mask=src_mask, key_padding_mask=src_key_padding_mask, is_causal=is_causal)
         return self._wiring["block"](src)
 
