@@ -209,8 +209,9 @@ def batch_norm(x: ArrayLike, gamma: ArrayLike | None = None, beta: ArrayLike | N
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm with training=False needs running_mean and running_var")
-        rstd = (1.0 / np.sqrt(as_array(running_var, "running_var") + eps)).reshape(view)
-        xhat = (x - as_array(running_mean, "running_mean").reshape(view)) * rstd
+        # the running statistics are float64; cast so a float32 input stays float32 (as in training mode)
+        rstd = (1.0 / np.sqrt(as_array(running_var, "running_var") + eps)).reshape(view).astype(x.dtype)
+        xhat = (x - as_array(running_mean, "running_mean").reshape(view).astype(x.dtype)) * rstd
     out = _affine(xhat, gamma, beta, view)
     return out, NormCache(xhat, rstd, axes, view, axes, gamma, beta is not None, training)
 

@@ -253,6 +253,16 @@ def test_extreme_scales(scale):
         assert np.abs(out).max() < 1.0
 
 
+def test_float32_stays_float32():
+    rng = _rng()
+    x = rng.standard_normal((6, 3)).astype(np.float32)
+    bn = nm.BatchNorm1d(3, affine=False)
+    assert bn(x).dtype == np.float32
+    bn.eval()
+    assert bn(x).dtype == np.float32
+    assert nm.layer_norm(x)[0].dtype == np.float32
+
+
 # --- bad input ---------------------------------------------------------------------------------
 def test_bad_input_messages():
     rng = _rng()
