@@ -137,10 +137,14 @@ class NetworkStatistics:
 
     Attributes
     ----------
-    pre_mean, pre_std : ndarray
-        Of the pre-activations :math:`z_\ell`.
-    act_mean, act_std : ndarray
-        Of the activations :math:`h_\ell`.
+    pre_mean : ndarray
+        Mean of the pre-activations :math:`z_\ell`.
+    pre_std : ndarray
+        Standard deviation of :math:`z_\ell`.
+    act_mean : ndarray
+        Mean of the activations :math:`h_\ell`.
+    act_std : ndarray
+        Standard deviation of :math:`h_\ell`.
     frac_saturated : ndarray
         Sigmoid/tanh blocks: fraction of entries whose local derivative :math:`f'(z)` is below
         ``saturation`` times its maximum (¼ for sigmoid, 1 for tanh). NaN for other blocks.
@@ -148,20 +152,34 @@ class NetworkStatistics:
         ReLU blocks: fraction of entries with :math:`h = 0` (zero derivative). NaN otherwise.
     frac_dead : ndarray
         ReLU blocks: fraction of *units* that are zero for every sample of the batch. NaN otherwise.
-    grad_act_norm, grad_act_std : ndarray
-        Of :math:`\bar h_\ell = \partial L/\partial h_\ell`.
-    grad_pre_norm, grad_pre_std : ndarray
-        Of :math:`\bar z_\ell = \partial L/\partial z_\ell`.
+    grad_act_norm : ndarray
+        Norm of :math:`\bar h_\ell = \partial L/\partial h_\ell`.
+    grad_act_std : ndarray
+        Standard deviation of the entries of :math:`\bar h_\ell`.
+    grad_pre_norm : ndarray
+        Norm of :math:`\bar z_\ell = \partial L/\partial z_\ell`.
+    grad_pre_std : ndarray
+        Standard deviation of the entries of :math:`\bar z_\ell`.
     weight_std : ndarray
         Standard deviation of the entries of :math:`W_\ell`.
-    weight_grad_norm, weight_grad_std : ndarray
-        Of :math:`\bar W_\ell`.
-    input_grad_norm, input_grad_std : float
-        Of :math:`\bar x = \partial L/\partial x`, the gradient that reaches the input.
+    weight_grad_norm : ndarray
+        Norm of :math:`\bar W_\ell`.
+    weight_grad_std : ndarray
+        Standard deviation of the entries of :math:`\bar W_\ell`.
+    input_grad_norm : float
+        Norm of :math:`\bar x = \partial L/\partial x`, the gradient that reaches the input.
+    input_grad_std : float
+        Standard deviation of the entries of :math:`\bar x`.
     loss : float or None
         The loss value, when a loss module was given.
-    activations, pre_activations, act_grads, pre_grads : list of ndarray
-        The arrays themselves (only with ``keep=True``; empty otherwise).
+    activations : list of ndarray
+        :math:`h_\ell` for every layer (only with ``keep=True``; empty otherwise).
+    pre_activations : list of ndarray
+        :math:`z_\ell` (only with ``keep=True``).
+    act_grads : list of ndarray
+        :math:`\bar h_\ell` (only with ``keep=True``).
+    pre_grads : list of ndarray
+        :math:`\bar z_\ell` (only with ``keep=True``).
     input_grad : ndarray or None
         :math:`\bar x` (only with ``keep=True``).
     """
