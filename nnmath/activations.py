@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import erf
+from scipy.special import erf, expit
 
 from ._checks import Array, as_array, check_same_shape
 from .module import Module
@@ -47,8 +47,9 @@ def _dout(dout: ArrayLike, out: np.ndarray) -> Array:
 def sigmoid(x: ArrayLike) -> tuple[Array, Array]:
     r"""Logistic sigmoid :math:`\sigma(x) = 1/(1+e^{-x})`.
 
-    Computed as :math:`1/(1+e^{-|x|})` for :math:`x \ge 0` and :math:`e^{-|x|}/(1+e^{-|x|})`
-    otherwise, so ``exp`` never overflows.
+    Computed by ``scipy.special.expit``, which evaluates :math:`e^{x}/(1+e^{x})` for
+    :math:`x < 0` and :math:`1/(1+e^{-x})` otherwise, so ``exp`` never overflows (no warning and the
+    exact limits 0 and 1 at :math:`\mp 1000`), in one pass over the array.
 
     Parameters
     ----------
@@ -58,11 +59,10 @@ def sigmoid(x: ArrayLike) -> tuple[Array, Array]:
     -------
     out : ndarray, same shape as ``x``
     cache : ndarray
-        ``out`` itself (the derivative is :math:`\sigma(1-\sigma)`).
+        ``out`` itself: the derivative is :math:`\sigma(1-\sigma)`, a function of the output,
+        so the backward pass needs no ``exp``.
     """
-    x = as_array(x)
-    z = np.exp(-np.abs(x))              # in (0, 1]: never overflows
-    out = np.where(x >= 0, 1.0, z) / (1.0 + z)
+    out = expit(as_array(x))
     return out, out
 
 

@@ -68,10 +68,10 @@ def linear_backward(dout: ArrayLike, cache: tuple[Array, Array, bool]) -> tuple[
     if dout.shape != expected:
         raise ValueError(f"dout must have the output's shape {expected}, got dout.shape={dout.shape}")
     dx = dout @ W.T
-    x2 = x.reshape(-1, W.shape[0])
-    d2 = dout.reshape(-1, W.shape[1])
-    dW = x2.T @ d2
-    db = d2.sum(axis=0) if has_bias else None
+    if x.ndim != 2:   # leading batch axes: every sample and position contributes to dW and db
+        x, dout = x.reshape(-1, W.shape[0]), dout.reshape(-1, W.shape[1])
+    dW = x.T @ dout
+    db = dout.sum(axis=0) if has_bias else None
     return dx, dW, db
 
 

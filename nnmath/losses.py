@@ -42,8 +42,10 @@ def _reduce(losses: Array, reduction: Reduction) -> Array:
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _unreduce(dout: ArrayLike, shape: tuple[int, ...], count: int, reduction: Reduction) -> Array:
-    """The gradient of the reduction: broadcast ``dout`` back, divided by ``count`` for a mean."""
+def _unreduce(dout: ArrayLike, shape: tuple[int, ...], count: int, reduction: Reduction) -> Array | float:
+    """The gradient of the reduction: ``dout`` for ``"none"``; for a reduced loss the scalar
+    ``dout / count`` (mean) or ``dout`` (sum), which broadcasts back over ``shape`` when multiplied
+    (cheaper than materialising the full array)."""
     dout = as_array(dout, "dout")
     if reduction == "none":
         if dout.shape != shape:
@@ -51,8 +53,7 @@ def _unreduce(dout: ArrayLike, shape: tuple[int, ...], count: int, reduction: Re
         return dout
     if dout.size != 1:
         raise ValueError(f"dout of a reduced loss must be a scalar, got dout.shape={dout.shape}")
-    scale = float(dout.reshape(())) / (count if reduction == "mean" else 1)
-    return np.full(shape, scale)
+    return float(dout.reshape(())) / (count if reduction == "mean" else 1)
 
 
 def mse_loss(input: ArrayLike, target: ArrayLike, reduction: Reduction = "mean") -> tuple[Array, Any]:
@@ -126,7 +127,7 @@ def cross_entropy_backward(dout: ArrayLike, cache: Any) -> Array:
     (For soft targets the general form is :math:`p\sum_c y_c - y`; rows of ``y`` sum to 1.)"""
     p, y, reduction = cache
     g = _unreduce(dout, (p.shape[0],), p.shape[0], reduction)
-    return (p * y.sum(axis=1, keepdims=True) - y) * g[:, None]
+    return (p * y.sum(axis=1, keepdims=True) - y) * (g[:, None] if isinstance(g, np.ndarray) else g)
 
 
 class _Loss(Module):

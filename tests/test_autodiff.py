@@ -317,11 +317,14 @@ def test_draw_graph_draws_every_node_and_edge():
     ax = nm.draw_graph(L)
     g = nm.export_graph(L)
     texts = [t.get_text() for t in ax.texts]
-    assert len(ax.patches) == len(g["edges"])
-    # one box per node, one value label per edge and one gradient label per edge with a gradient
-    n_grad_labels = sum(e["grad"] is not None for e in g["edges"])
-    assert len(texts) == len(g["nodes"]) + len(g["edges"]) + n_grad_labels
-    assert any(t.startswith("W") and "2×2" in t for t in texts)   # arrays shown by their shape
+    assert len(ax.patches) == len(g["nodes"]) + len(g["edges"])      # a box per node, an arrow per edge
+    # per node: label + value, and its gradient; per edge: the value forwards, the gradient backwards
+    n_grads = sum(n["grad"] is not None for n in g["nodes"]) + sum(e["grad"] is not None for e in g["edges"])
+    assert len(texts) == len(g["nodes"]) + len(g["edges"]) + n_grads
+    assert "W\n2×2" in texts                                 # arrays are shown by their shape
+    assert "tanh(mul)\n1" in texts and "a × 3\n6" in texts   # unnamed nodes by their expression
+    assert "const\n3" in texts
+    assert f"∂ {float(a.grad):.3g}" in texts
     fig, ax2 = plt.subplots()
     assert nm.draw_graph(L, ax=ax2, rankdir="TB") is ax2
     plt.close("all")
