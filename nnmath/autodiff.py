@@ -117,7 +117,8 @@ class Tensor:
 
     Attributes
     ----------
-    data : ndarray of float64
+    data : ndarray
+        The value, in float64.
     grad : ndarray or None
         :math:`\partial L / \partial\,\mathtt{data}` after :meth:`backward`, same shape as ``data``;
         accumulated (``+=``) over calls until :meth:`zero_grad`.

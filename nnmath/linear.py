@@ -87,7 +87,7 @@ class Linear(Module):
     in_features, out_features : int
     bias : bool
     rng : numpy.random.Generator, optional
-        Defaults to the package generator (:func:`nnmath.manual_seed`).
+        Defaults to the package generator (:func:`~nnmath.rng.manual_seed`).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
