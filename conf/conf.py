@@ -81,6 +81,9 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(numpy|np|npt|typing|collections|builtins|matplotlib)(\..*)?"),
     (r"py:.*", r"(ndarray|array_like|ArrayLike|NDArray|Array|callable|optional|mapping|Generator|Any|Literal)"),
     (r"py:.*", r"(int|float|str|bool|tuple|list|dict|None|Sequence|Iterable|Iterator|Callable)"),
+    # Napoleon turns the words of a type phrase ("ndarray of shape (N, D)") into class references;
+    # undotted words are never nnmath objects, so only dotted targets (nnmath.x.Y) are checked.
+    (r"py:class", r"[^.]*"),
 ]
 
 # --- HTML ------------------------------------------------------------------------------------------
@@ -88,6 +91,7 @@ html_theme = "sphinx_book_theme"
 html_title = "Neural Network Mathematics"
 html_static_path = ["_static"]
 html_css_files = ["nnbook.css"]
+html_favicon = "_static/favicon.svg"
 html_last_updated_fmt = None          # no build timestamps: two builds give the same pages
 html_copy_source = True
 html_show_sourcelink = False

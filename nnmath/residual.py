@@ -1,6 +1,6 @@
 r"""Residual connections: :math:`y = x + s\,F(x)` and the identity path in its backward pass.
 
-A residual block adds its input to the output of a *branch* :math:`F` (any :class:`Module` whose
+A residual block adds its input to the output of a *branch* :math:`F` (any :class:`~nnmath.module.Module` whose
 output has the input's shape), optionally scaled by :math:`s`:
 
 .. math:: y = x + s\,F(x), \qquad
@@ -48,7 +48,7 @@ class Residual(Module):
         The branch multiplier :math:`s` (default 1, the plain residual block). ``1/sqrt(L)`` for
         ``L`` blocks keeps the activation variance of an un-normalized stack bounded.
     learnable_scale : bool
-        Make :math:`s` a trainable scalar :class:`Parameter` (``self.scale``) initialised to
+        Make :math:`s` a trainable scalar :class:`~nnmath.module.Parameter` (``self.scale``) initialised to
         ``scale`` — SkipInit's :math:`\alpha` when ``scale=0``. Its gradient is
         :math:`\bar s = \sum \bar y \odot F(x)`.
 
@@ -57,7 +57,7 @@ class Residual(Module):
     Cached by ``forward``: the output shape (to validate ``dout``) and, only when the scale is
     learnable, :math:`F(x)` (needed for :math:`\bar s`). The identity path needs nothing from
     the forward pass — its Jacobian is :math:`I` whatever :math:`x` was — and the branch keeps
-    its own cache. Parameters of ``fn`` are found by :meth:`parameters` as ``fn.*``; their
+    its own cache. Parameters of ``fn`` are found by :meth:`~nnmath.module.Module.parameters` as ``fn.*``; their
     gradients accumulate (``+=``) like every module's.
     """
 

@@ -15,7 +15,7 @@ classifier reads the final class token (or the mean over tokens). In the paper's
 The only new operations are the patch reshape (:func:`patchify`, a permutation of the pixels,
 so its backward is the inverse permutation) and the token bookkeeping (prepending the class
 token and adding position embeddings: their gradients are sums over the batch). Everything else
-— :class:`~nnmath.Linear`, :class:`~nnmath.TransformerEncoderLayer`, :class:`~nnmath.LayerNorm` —
+— :class:`~nnmath.linear.Linear`, :class:`~nnmath.transformer.TransformerEncoderLayer`, :class:`~nnmath.normalization.LayerNorm` —
 brings its own, already checked, backward pass.
 
 Names follow ``torchvision.models.VisionTransformer`` (``class_token``, ``pos_embedding``,
@@ -95,7 +95,7 @@ def patchify_naive(x: ArrayLike, patch_size: int) -> Array:
 class PatchEmbedding(Module):
     r"""Patches to tokens: :math:`(N, C, H, W) \to (N, HW/P^2, D)`, each token :math:`x_p^i E + b`.
 
-    ``proj`` is a :class:`~nnmath.Linear` ``(C P^2, D)``. This equals
+    ``proj`` is a :class:`~nnmath.linear.Linear` ``(C P^2, D)``. This equals
     ``torch.nn.Conv2d(C, D, kernel_size=P, stride=P)`` followed by ``flatten(2).transpose(1, 2)``
     with conv weight ``proj.weight.T.reshape(D, C, P, P)`` — a convolution whose windows do not
     overlap is a linear map applied to each window.
@@ -148,7 +148,7 @@ class VisionTransformer(Module):
 
     Notes
     -----
-    Each encoder layer is :class:`~nnmath.TransformerEncoderLayer` with ``norm_first=True`` (Pre-LN,
+    Each encoder layer is :class:`~nnmath.transformer.TransformerEncoderLayer` with ``norm_first=True`` (Pre-LN,
     as in ViT) and GELU. Initialisation as torchvision: class token zeros, position embeddings
     :math:`\mathcal N(0, 0.02^2)`. ``forward`` caches only the token count and pooling mode; every
     sub-module caches its own inputs.

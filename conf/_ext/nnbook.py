@@ -60,6 +60,12 @@ def _config_inited(app: Sphinx, config: Config) -> None:
         for old in cache_root.iterdir():
             if old.name != digest[:16]:
                 shutil.rmtree(old, ignore_errors=True)
+    # Create the cache database here, in the main process: with -j, parallel readers would
+    # otherwise race to create its tables ("table settings already exists").
+    if config.nb_execution_mode == "cache":
+        from jupyter_cache import get_cache
+
+        get_cache(config.nb_execution_cache_path).db  # noqa: B018 (creates the sqlite file)
 
 
 def _failed_chapters_are_outdated(app: Sphinx, env: Any, added: set[str], changed: set[str],

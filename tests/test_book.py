@@ -1,0 +1,189 @@
+"""The book as a product: a strict build from scratch, then checks over the HTML it produced.
+
+These tests build the whole book once per session (``built_book`` in conftest.py), so they are the
+slow part of ``make test``. What they guarantee: the published site has every chapter, no error
+output, no broken image or link, alt text and a caption on every figure, math on every chapter
+page, and nothing loaded from another host.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+from bs4 import BeautifulSoup
+
+from conftest import BOOK, Build
+
+pytestmark = pytest.mark.build
+
+CHAPTERS = sorted(p.relative_to(BOOK).with_suffix("") for p in (BOOK / "chapters").glob("*.md"))
+APPENDIX = sorted(p.relative_to(BOOK).with_suffix("") for p in (BOOK / "appendix").glob("*.md"))
+NOTEBOOK_PAGES = CHAPTERS + APPENDIX
+
+
+def pages(build: Build) -> list[Path]:
+    return sorted(p for p in build.outdir.rglob("*.html") if "_static" not in p.parts)
+
+
+def soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def test_strict_build_has_no_warnings(built_book: Build) -> None:
+    warnings = [ln for ln in built_book.log.splitlines() if "WARNING" in ln and "IPKernelApp" not in ln]
+    assert not warnings, "\n".join(warnings)
+    assert "build succeeded" in built_book.log
+
+
+def test_every_chapter_page_exists(built_book: Build) -> None:
+    assert CHAPTERS, "no chapters found"
+    for doc in NOTEBOOK_PAGES + [Path("index"), Path("bibliography"), Path("api"), Path("status")]:
+        assert (built_book.outdir / doc).with_suffix(".html").is_file(), f"{doc}.html missing"
+
+
+def test_every_chapter_is_downloadable_as_executed_ipynb(built_book: Build) -> None:
+    import json
+
+    for doc in NOTEBOOK_PAGES:
+        nb_path = (built_book.outdir / "_sources" / doc).with_suffix(".ipynb")
+        assert nb_path.is_file(), f"{nb_path} missing"
+        nb = json.loads(nb_path.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert code and all(c.get("execution_count") for c in code), f"{doc}: not an executed notebook"
+
+
+@pytest.mark.parametrize("doc", [str(d) for d in NOTEBOOK_PAGES])
+def test_chapter_has_math_and_no_error_output(built_book: Build, doc: str) -> None:
+    page = soup((built_book.outdir / doc).with_suffix(".html"))
+    main = page.find("main") or page
+    assert main.select(".math, div.math, span.math"), f"{doc}: no math on the page"
+    bad = main.select(".output.traceback, .output.error, .output.stderr")
+    assert not bad, f"{doc}: error/stderr output in a cell:\n{bad[0].get_text()[:2000]}"
+    text = main.get_text()
+    assert "Traceback (most recent call last)" not in text, f"{doc}: a traceback is shown"
+
+
+@pytest.mark.parametrize("doc", [str(d) for d in NOTEBOOK_PAGES])
+def test_launch_buttons_open_the_ipynb(built_book: Build, doc: str) -> None:
+    html = (built_book.outdir / doc).with_suffix(".html").read_text()
+    launch = re.findall(r'href="(https://(?:colab\.research\.google\.com|mybinder\.org)[^"]*)"', html)
+    assert launch, f"{doc}: no launch buttons"
+    for url in launch:
+        assert url.endswith(".ipynb") and ".md" not in url, f"{doc}: launch button points at {url}"
+
+
+def test_images_resolve_and_have_alt_text(built_book: Build) -> None:
+    problems = []
+    for path in pages(built_book):
+        for img in soup(path).find_all("img"):
+            src = img.get("src", "")
+            if src.startswith("data:"):
+                continue
+            if urlparse(src).scheme:
+                problems.append(f"{path.name}: external image {src}")
+                continue
+            target = (path.parent / unquote(urlparse(src).path)).resolve()
+            if not target.is_file():
+                problems.append(f"{path.name}: missing image {src}")
+            in_content = img.find_parent("main") is not None and "logo" not in " ".join(img.get("class", []))
+            if in_content and not img.get("alt", "").strip():
+                problems.append(f"{path.name}: image without alt text {src}")
+    assert not problems, "\n".join(problems)
+
+
+def test_figures_are_numbered_and_captioned(built_book: Build) -> None:
+    count = 0
+    for doc in NOTEBOOK_PAGES:
+        page = soup((built_book.outdir / doc).with_suffix(".html"))
+        for fig in page.select("main figure"):
+            if not fig.find("img"):
+                continue
+            count += 1
+            cap = fig.find("figcaption")
+            assert cap is not None and cap.get_text(strip=True), f"{doc}: figure without caption"
+            assert cap.select_one(".caption-number"), f"{doc}: figure without a number"
+            assert fig.get("id"), f"{doc}: figure without a label to cross-reference"
+    assert count > 0
+
+
+def test_cell_images_are_figures_with_alt_text(built_book: Build) -> None:
+    """Every plot a cell emits is a captioned figure (bare outputs would have no alt text)."""
+    for doc in NOTEBOOK_PAGES:
+        page = soup((built_book.outdir / doc).with_suffix(".html"))
+        for img in page.select("main .cell_output img"):
+            assert img.find_parent("figure") is not None, f"{doc}: an uncaptioned plot ({img.get('src')})"
+
+
+def test_local_links_resolve(built_book: Build) -> None:
+    problems = []
+    ids_cache: dict[Path, set[str]] = {}
+    for path in pages(built_book):
+        for a in soup(path).find_all("a", href=True):
+            url = urlparse(a["href"])
+            if url.scheme or a["href"].startswith(("mailto:", "javascript:")):
+                continue
+            target = path if not url.path else (path.parent / unquote(url.path)).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                problems.append(f"{path.relative_to(built_book.outdir)}: broken link {a['href']}")
+                continue
+            if url.fragment and target.suffix == ".html":
+                if target not in ids_cache:
+                    ids_cache[target] = {t["id"] for t in soup(target).find_all(id=True)}
+                if url.fragment not in ids_cache[target]:
+                    problems.append(f"{path.relative_to(built_book.outdir)}: missing anchor {a['href']}")
+    assert not problems, "\n".join(problems[:50])
+
+
+def test_no_third_party_scripts_styles_or_fonts(built_book: Build) -> None:
+    problems = []
+    for path in pages(built_book):
+        page = soup(path)
+        for tag in page.find_all("script", src=True):
+            if urlparse(tag["src"]).scheme:
+                problems.append(f"{path.name}: script {tag['src']}")
+        for tag in page.find_all("link", href=True):
+            rel = " ".join(tag.get("rel", []))
+            if urlparse(tag["href"]).scheme and any(r in rel for r in ("stylesheet", "preload", "icon", "preconnect")):
+                problems.append(f"{path.name}: {rel} {tag['href']}")
+    for css in (built_book.outdir / "_static").rglob("*.css"):
+        for url in re.findall(r"url\((['\"]?)(https?://[^)'\"]+)", css.read_text(errors="ignore")):
+            problems.append(f"{css.name}: {url[1]}")
+    assert not problems, "\n".join(problems[:50])
+
+
+def test_mathjax_is_served_locally(built_book: Build) -> None:
+    assert (built_book.outdir / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    fonts = built_book.outdir / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert any(fonts.glob("*.woff")), "MathJax fonts are not in the site"
+
+
+def test_execution_status_page_lists_every_chapter(built_book: Build) -> None:
+    text = soup(built_book.outdir / "status.html").get_text()
+    for doc in NOTEBOOK_PAGES:
+        assert doc.as_posix() in text, f"{doc} missing from the execution-status table"
+
+
+def test_api_reference_documents_every_public_module(built_book: Build) -> None:
+    import importlib
+
+    text = (built_book.outdir / "api.html").read_text()
+    for f in sorted((BOOK.parent / "nnmath").glob("*.py")):
+        if f.stem.startswith("_"):
+            continue
+        mod = importlib.import_module(f"nnmath.{f.stem}")
+        for name in getattr(mod, "__all__", []):
+            assert f'id="nnmath.{f.stem}.{name}"' in text, f"nnmath.{f.stem}.{name} missing from the API page"
+
+
+def test_no_change_rebuild_executes_nothing(built_book: Build) -> None:
+    from conftest import run_sphinx
+
+    again = run_sphinx(BOOK, built_book.outdir)
+    assert again.returncode == 0, again.log[-5000:]
+    assert again.executed == [], f"re-executed without a change: {again.executed}"
+    assert "0 added, 0 changed, 0 removed" in again.log or "no targets are out of date" in again.log
