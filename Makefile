@@ -17,11 +17,13 @@ export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test serve clean distclean chapter
+.PHONY: book test serve clean distclean chapter venv
+
+venv: $(STAMP)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet pip==26.3
 
 # Reinstall only when the pins or the package metadata change.
 $(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt

@@ -1,0 +1,48 @@
+"""Unit tests of the book extension (conf/_ext/nnbook.py): the cache key and the launch links."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from conftest import CONF, ROOT
+
+sys.path.insert(0, str(CONF / "_ext"))
+import nnbook  # noqa: E402
+
+
+def test_source_hash_tracks_every_python_file(tmp_path: Path) -> None:
+    pkg = tmp_path / "nnmath"
+    shutil.copytree(ROOT / "nnmath", pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    h0 = nnbook.source_hash(pkg)
+    assert h0 == nnbook.source_hash(pkg)                       # deterministic
+    (pkg / "__pycache__").mkdir(exist_ok=True)
+    (pkg / "__pycache__" / "x.py").write_text("ignored")
+    assert nnbook.source_hash(pkg) == h0                       # bytecode caches do not count
+    style = pkg / "plotting.py"
+    style.write_text(style.read_text() + "\n# a comment\n")
+    h1 = nnbook.source_hash(pkg)
+    assert h1 != h0                                            # the plotting style is part of the key
+    (pkg / "new_module.py").write_text("")
+    assert nnbook.source_hash(pkg) != h1                       # so is a new module
+
+
+def test_installed_nnmath_is_the_one_hashed() -> None:
+    assert nnbook.nnmath_dir().resolve() == (ROOT / "nnmath").resolve()
+
+
+def test_launch_links_point_at_the_notebooks_branch_ipynb() -> None:
+    colab = "https://colab.research.google.com/github/o/r/blob/main/book/chapters/01_x.md"
+    binder = "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/book/chapters/01_x.md"
+    assert nnbook._rewrite_url(colab, "chapters/01_x", "o/r") == \
+        "https://colab.research.google.com/github/o/r/blob/notebooks/chapters/01_x.ipynb"
+    assert nnbook._rewrite_url(binder, "chapters/01_x", "o/r") == \
+        "https://mybinder.org/v2/gh/o/r/notebooks?urlpath=lab/tree/chapters/01_x.ipynb"
+    assert nnbook._rewrite_url("https://github.com/o/r", "x", "o/r") == "https://github.com/o/r"
+
+
+def test_every_public_module_is_listed_for_the_api_page() -> None:
+    mods = nnbook.public_modules()
+    assert "nnmath.activations" in mods and "nnmath.conv" in mods
+    assert not any(m.split(".")[-1].startswith("_") for m in mods)

@@ -1,0 +1,64 @@
+"""The shared training loop does exactly what the hand-written loop of chapter 1 does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnmath as nm
+
+
+def _model(seed: int) -> nm.Sequential:
+    rng = np.random.default_rng(seed)
+    return nm.Sequential(nm.Linear(2, 8, rng=rng), nm.Tanh(), nm.Linear(8, 2, rng=rng))
+
+
+def test_minibatches_cover_every_index_once() -> None:
+    batches = list(nm.minibatches(10, 4, np.random.default_rng(0)))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(np.concatenate(batches).tolist()) == list(range(10))
+    assert [b.tolist() for b in nm.minibatches(5, 2, shuffle=False)] == [[0, 1], [2, 3], [4]]
+    with pytest.raises(ValueError, match="positive"):
+        list(nm.minibatches(5, 0))
+
+
+def test_fit_equals_the_hand_written_loop() -> None:
+    X, y = nm.data.spirals(40, rng=0)
+    a, b = _model(1), _model(1)
+    loss_a, loss_b = nm.CrossEntropyLoss(), nm.CrossEntropyLoss()
+    opt_a = nm.SGD(a.parameters(), lr=0.3, momentum=0.9)
+    opt_b = nm.SGD(b.parameters(), lr=0.3, momentum=0.9)
+    history = nm.fit(a, loss_a, opt_a, X, y, epochs=3, batch_size=16, rng=np.random.default_rng(5))
+
+    rng = np.random.default_rng(5)
+    manual = []
+    for _ in range(3):
+        for idx in nm.minibatches(len(X), 16, rng):
+            opt_b.zero_grad()
+            manual.append(float(loss_b(b(X[idx]), y[idx])))
+            b.backward(loss_b.backward())
+            opt_b.step()
+    np.testing.assert_allclose(history["loss"], manual, rtol=0, atol=0)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(pa.data, pb.data)
+    assert len(history["epoch_loss"]) == 3
+    assert history["epoch_loss"][0] == pytest.approx(np.mean(manual[:5]))  # 80 samples / 16 = 5 steps
+
+
+def test_fit_learns_and_records_validation() -> None:
+    X, y = nm.data.spirals(100, noise=0.1, rng=0)
+    rng = np.random.default_rng(0)
+    model = nm.Sequential(nm.Linear(2, 32, rng=rng), nm.ReLU(), nm.Linear(32, 2, rng=rng))
+    h = nm.fit(model, nm.CrossEntropyLoss(), nm.SGD(model.parameters(), lr=0.5, momentum=0.9), X, y,
+               epochs=60, batch_size=32, X_val=X, y_val=y)
+    assert h["epoch_loss"][-1] < 0.5 * h["epoch_loss"][0]
+    assert len(h["val_accuracy"]) == 60 and h["val_accuracy"][-1] == nm.accuracy(model, X, y)
+    assert model.training  # fit leaves the model in training mode
+
+
+def test_predict_restores_mode_and_batches() -> None:
+    model = _model(0)
+    model.eval()
+    X = np.random.default_rng(0).standard_normal((10, 2))
+    np.testing.assert_allclose(nm.predict(model, X, batch_size=3), model(X), rtol=1e-15)
+    assert not model.training
