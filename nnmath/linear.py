@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import Array, as_array, check_dim_match, check_ndim
+from . import init
 from .module import Module, Parameter
 from .rng import get_rng
 
@@ -93,10 +94,12 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  rng: np.random.Generator | None = None) -> None:
         rng = get_rng(rng)
-        bound = 1.0 / math.sqrt(in_features)
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(rng.uniform(-bound, bound, size=(in_features, out_features)))
-        self.bias = Parameter(rng.uniform(-bound, bound, size=(out_features,))) if bias else None
+        # PyTorch's reset_parameters: kaiming_uniform_(a=sqrt(5)) gives bound 1/sqrt(fan_in)
+        self.weight = init.kaiming_uniform_(Parameter(np.empty((in_features, out_features))),
+                                            a=math.sqrt(5), rng=rng)
+        bound = 1.0 / math.sqrt(in_features)
+        self.bias = init.uniform_(Parameter(np.empty(out_features)), -bound, bound, rng=rng) if bias else None
         self._cache: Any = None
 
     def forward(self, x: ArrayLike) -> Array:

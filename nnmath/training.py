@@ -31,6 +31,7 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator | None = None,
 def fit(model: Module, loss_fn: Module, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *,
         epochs: int, batch_size: int | None = None, rng: np.random.Generator | None = None,
         X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
+        before_step: Callable[[int], Any] | None = None,
         after_step: Callable[[int], Any] | None = None) -> dict[str, list[float]]:
     """Train ``model`` with ``optimizer`` on ``(X, y)`` and return the history.
 
@@ -53,6 +54,10 @@ def fit(model: Module, loss_fn: Module, optimizer: Optimizer, X: np.ndarray, y: 
     X_val, y_val : ndarray, optional
         When given, the validation loss (and accuracy for integer targets) is recorded per epoch
         with the model in evaluation mode.
+    before_step : callable, optional
+        Called with the global step index after ``backward`` and before ``optimizer.step()``: the
+        gradients are complete here, so this is where clipping goes
+        (``before_step=lambda s: nm.clip_grad_norm_(model.parameters(), 1.0)``).
     after_step : callable, optional
         Called with the global step index after each optimizer step (for diagnostics).
 
@@ -74,6 +79,8 @@ def fit(model: Module, loss_fn: Module, optimizer: Optimizer, X: np.ndarray, y: 
             optimizer.zero_grad()
             loss = float(loss_fn(model(X[idx]), y[idx]))
             model.backward(loss_fn.backward())
+            if before_step is not None:
+                before_step(step)
             optimizer.step()
             losses.append(loss)
             if after_step is not None:

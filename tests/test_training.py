@@ -62,3 +62,19 @@ def test_predict_restores_mode_and_batches() -> None:
     X = np.random.default_rng(0).standard_normal((10, 2))
     np.testing.assert_allclose(nm.predict(model, X, batch_size=3), model(X), rtol=1e-15)
     assert not model.training
+
+
+def test_before_step_sees_complete_gradients_and_can_clip() -> None:
+    X, y = nm.data.spirals(40, rng=0)
+    model = _model(3)
+    norms_before, norms_after = [], []
+
+    def clip(step: int) -> None:
+        norms_before.append(nm.clip_grad_norm_(model.parameters(), 0.05))
+        norms_after.append(float(np.sqrt(sum(np.sum(p.grad**2) for p in model.parameters()))))
+
+    nm.fit(model, nm.CrossEntropyLoss(), nm.SGD(model.parameters(), lr=0.1), X, y, epochs=2,
+           batch_size=20, before_step=clip)
+    assert len(norms_before) == 8
+    assert max(norms_before) > 0.05                       # clipping had something to do
+    np.testing.assert_allclose(norms_after, np.minimum(norms_before, 0.05), rtol=1e-4)
