@@ -38,6 +38,12 @@ RAW_MATH_JS = r"""
 }
 """
 
+# Display equations wider than the text column (they would be cut off or need scrolling).
+WIDE_MATH_JS = r"""
+() => Array.from(document.querySelectorAll('main div.math')).filter(d => d.scrollWidth > d.clientWidth + 2)
+  .map(d => (d.id || '') + ': ' + d.textContent.trim().slice(0, 50))
+"""
+
 
 def _browser_or_skip() -> str:
     if shutil.which(CHROMIUM) or Path(CHROMIUM).is_file():
@@ -75,7 +81,7 @@ def test_every_page_typesets_math_offline(built_book: Build, site: str) -> None:
     problems: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=exe, args=ARGS)
-        context = browser.new_context(device_scale_factor=2)
+        context = browser.new_context(device_scale_factor=2, viewport={"width": 1280, "height": 900})
         for rel in pages:
             page = context.new_page()
             events: list[str] = []
@@ -96,6 +102,9 @@ def test_every_page_typesets_math_offline(built_book: Build, site: str) -> None:
                 raw = page.evaluate(RAW_MATH_JS)
                 if raw:
                     events.append(f"raw TeX left in the text: {raw}")
+                wide = page.evaluate(WIDE_MATH_JS)
+                if wide:
+                    events.append(f"display math wider than the column: {wide}")
                 errors = page.evaluate("() => document.querySelectorAll('mjx-merror, .MathJax_Error').length")
                 if errors:
                     events.append(f"{errors} MathJax errors (undefined macro or bad TeX)")
