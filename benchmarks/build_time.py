@@ -41,6 +41,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "book"
         shutil.copytree(BOOK, src)
+        (Path(tmp) / "nnmath").symlink_to(ROOT / "nnmath")   # chapters literalinclude ../../nnmath/*.py
         out = Path(tmp) / "_build" / "html"
 
         cold, t_cold = timed(lambda: run_sphinx(src, out, jobs=args.jobs))
