@@ -17,6 +17,7 @@ from .gradcheck import *  # noqa: F403
 from .init import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .losses import *  # noqa: F403
+from .models import *  # noqa: F403
 from .module import *  # noqa: F403
 from .normalization import *  # noqa: F403
 from .optim import *  # noqa: F403

@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import as_array
 
-__all__ = ["Parameter", "Module", "Sequential"]
+__all__ = ["Parameter", "Module", "Sequential", "parameters_to_vector", "vector_to_parameters"]
 
 
 class Parameter:
@@ -196,3 +196,30 @@ class Sequential(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self.layers)
+
+
+def parameters_to_vector(parameters: Iterator[Parameter] | list[Parameter], grad: bool = False) -> np.ndarray:
+    """Concatenate the parameters' values — or, with ``grad=True``, their gradients — into one
+    flat vector, in order (``torch.nn.utils.parameters_to_vector``; ``grad`` is nnmath's addition,
+    for measuring angles and norms of the whole gradient).
+
+    Returns
+    -------
+    ndarray of shape (sum of the parameters' sizes,)
+    """
+    arrays = [(p.grad if grad else p.data).ravel() for p in parameters]
+    return np.concatenate(arrays) if arrays else np.zeros(0)
+
+
+def vector_to_parameters(vec: ArrayLike, parameters: Iterator[Parameter] | list[Parameter]) -> None:
+    """Copy a flat vector into the parameters' values, in order (``torch.nn.utils.vector_to_parameters``)."""
+    params = list(parameters)
+    vec = as_array(vec, "vec")
+    total = sum(p.size for p in params)
+    if vec.shape != (total,):
+        raise ValueError(f"vec must have shape ({total},) for parameters of sizes {[p.size for p in params]}, "
+                         f"got vec.shape={vec.shape}")
+    start = 0
+    for p in params:
+        p.data[...] = vec[start:start + p.size].reshape(p.shape)
+        start += p.size
