@@ -41,7 +41,7 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints", ".jupyter_cache", "jupyter
 if os.environ.get("NNBOOK_ONLY"):
     _only = os.environ["NNBOOK_ONLY"]
     exclude_patterns += [f"chapters/{p.stem}.md" for p in (HERE.parent / "book" / "chapters").glob("*.md")
-                         if not p.stem.startswith(_only)]
+                         if not p.stem.startswith((_only, "00_"))]   # the preface is listed explicitly
     # links to the chapters left out cannot resolve in a preview; the full build still checks them
     suppress_warnings_preview = ["ref.doc"]
 else:
