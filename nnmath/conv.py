@@ -31,6 +31,16 @@ basic slices (the targets of one offset are distinct), never with ``+=`` on fanc
 silently keeps only one of the duplicates. For stride 1 the result equals a *full* convolution of
 the upstream gradient with the flipped kernel — the book's convolution chapter derives both forms.
 
+Where the time goes (``benchmarks/conv.py`` compares with PyTorch's CPU convolution): the three
+matrix products — forward, weight gradient, column gradient — run in BLAS and take most of it; the
+rest is im2col's one copy and col2im's :math:`k_h k_w` slice additions, which NumPy runs on one
+thread. The weight gradient reuses the columns cached by the forward pass, and col2im adds straight
+into the unpadded image. Measured and rejected: the input gradient as a transposed convolution (one
+product over an im2col of the padded upstream gradient, a matrix :math:`C_{out}/C_{in}` times larger
+than the forward's columns), ``einsum``/``tensordot`` (they copy the columns into a 2-D layout
+first), and one product over the whole batch in a ``(C_in kH kW, N OH OW)`` layout (the transposing
+copies of the output and the upstream gradient cost what it saves).
+
 Pooling reuses the same machinery on one channel at a time: a window's max (or mean) over the
 columns, and col2im to send the gradient back to the arg-max (or spread it evenly).
 
@@ -142,10 +152,15 @@ class _Geometry:
         return cls(x_shape, k, s, pads, d)
 
     def pad(self, x: Array, value: float = 0.0) -> Array:
+        """``x`` inside a border of ``value`` (``np.pad``'s result; ``np.full`` plus one copy is several
+        times faster for the small images of a CNN, where ``np.pad``'s Python overhead dominates)."""
         pt, pb, pl, pr = self.pads
         if not any(self.pads):
             return x
-        return np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=value)
+        N, C, H, W = x.shape
+        xp = np.full((N, C, H + pt + pb, W + pl + pr), value, dtype=x.dtype)
+        xp[:, :, pt:pt + H, pl:pl + W] = x
+        return xp
 
     def unpad(self, xp: Array) -> Array:
         """Crop the padding off (explicit end indices: ``xp[p:-p]`` would be empty for ``p = 0``)."""
@@ -165,20 +180,34 @@ def _im2col(x: Array, g: _Geometry, value: float = 0.0) -> Array:
     return windows.reshape(N, C * kh * kw, OH * OW)  # the reshape copies: one column per window
 
 
+def _inside(start: int, step: int, n_out: int, n: int) -> tuple[slice, slice]:
+    """The output positions ``i < n_out`` whose input index ``start + step*i`` lies in ``[0, n)``
+    (not in the padding), as ``(input slice, output slice)``; both empty if there are none."""
+    first = max(0, -(start // step))                    # smallest i with start + step*i >= 0
+    stop = min(n_out, (n - start + step - 1) // step)   # first i with start + step*i >= n
+    if stop <= first:
+        return slice(0, 0), slice(0, 0)
+    return slice(start + step * first, start + step * (stop - 1) + 1, step), slice(first, stop)
+
+
 def _col2im(cols: Array, g: _Geometry) -> Array:
-    """Adjoint of :func:`_im2col`: add each column entry back onto its pixel, then crop the padding."""
-    N, C = g.x_shape[:2]
+    """Adjoint of :func:`_im2col`: add each column entry back onto its pixel (entries that were copied
+    from the padding have no pixel and are dropped)."""
+    N, C, H, W = g.x_shape
     (kh, kw), (sh, sw), (dh, dw), (OH, OW) = g.kernel, g.stride, g.dilation, g.out_hw
-    pt, pb, pl, pr = g.pads
-    H, W = g.x_shape[2] + pt + pb, g.x_shape[3] + pl + pr
+    pt, _, pl, _ = g.pads
     cols = cols.reshape(N, C, kh, kw, OH, OW)
     out = np.zeros((N, C, H, W), dtype=cols.dtype)
-    # One kernel tap (u, v) at a time: its OH*OW targets are distinct pixels, so a basic-slice `+=`
-    # is exact; different taps that hit the same pixel are summed by successive iterations.
+    # One kernel tap (u, v) at a time: its targets are distinct pixels, so a basic-slice `+=` is exact;
+    # different taps that hit the same pixel are summed by successive iterations. Each tap adds only
+    # the windows for which it lands inside the image, straight into the unpadded result: no padded
+    # buffer to allocate, crop and copy.
     for u in range(kh):
+        rows, i = _inside(u * dh - pt, sh, OH, H)
         for v in range(kw):
-            out[:, :, u * dh:u * dh + sh * (OH - 1) + 1:sh, v * dw:v * dw + sw * (OW - 1) + 1:sw] += cols[:, :, u, v]
-    return np.ascontiguousarray(g.unpad(out))
+            cols_v, j = _inside(v * dw - pl, sw, OW, W)
+            out[:, :, rows, cols_v] += cols[:, :, u, v, i, j]
+    return out
 
 
 def im2col(x: ArrayLike, kernel_size: IntPair, dilation: IntPair = 1, padding: IntPair = 0,
@@ -360,12 +389,16 @@ def conv2d_backward(dout: ArrayLike, cache: tuple[Any, ...]) -> tuple[Array, Arr
     Elementwise, :math:`\bar w_{o,c,u,v} = \sum_{n,i,j} \bar y_{n,o,i,j}\, x^{\mathrm{pad}}_{n,c,s i+d u, s j+d v}`
     (a correlation of the input with the upstream gradient) and, for stride 1, :math:`\bar x` is the
     full convolution of :math:`\bar y` with the kernel (a correlation with the flipped kernel).
+
+    :math:`\bar w` reuses the columns that :func:`conv2d` cached, so the backward pass builds no
+    columns of its own: two batched matrix products and one col2im.
     """
     cols, weight, has_bias, g = cache
     N, C_out = cols.shape[0], weight.shape[0]
     dout = _check_dout(dout, (N, C_out, *g.out_hw)).reshape(N, C_out, g.out_hw[0] * g.out_hw[1])
     w2 = weight.reshape(C_out, -1)
-    # N products (C_out, P) @ (P, K), then a sum over the batch: avoids copying cols into a 2-D layout
+    # the cached columns again: N products (C_out, P) @ (P, K), then a sum over the batch (a single
+    # product over (N*P) would first copy cols into a 2-D layout, which costs more than it saves)
     dweight = (dout @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape)
     dx = _col2im(w2.T @ dout, g)
     dbias = dout.sum(axis=(0, 2)) if has_bias else None

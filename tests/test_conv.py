@@ -200,6 +200,51 @@ def test_im2col_col2im_match_torch_unfold_fold_and_are_adjoint(H, W, kh, kw, s, 
     np.testing.assert_allclose(back, F.fold(torch.tensor(c), (H, W), (kh, kw), d, p, s).numpy(), rtol=0, atol=1e-12)
 
 
+def _col2im_padded_reference(cols, g):
+    """col2im the long way round: add every tap into a padded image, then crop the padding off."""
+    N, C = g.x_shape[:2]
+    (kh, kw), (sh, sw), (dh, dw), (OH, OW) = g.kernel, g.stride, g.dilation, g.out_hw
+    pt, pb, pl, pr = g.pads
+    out = np.zeros((N, C, g.x_shape[2] + pt + pb, g.x_shape[3] + pl + pr), dtype=cols.dtype)
+    cols = cols.reshape(N, C, kh, kw, OH, OW)
+    for u in range(kh):
+        for v in range(kw):
+            out[:, :, u * dh:u * dh + sh * (OH - 1) + 1:sh, v * dw:v * dw + sw * (OW - 1) + 1:sw] += cols[:, :, u, v]
+    return g.unpad(out)
+
+
+def test_col2im_adds_into_the_unpadded_image_exactly_like_a_padded_buffer():
+    # the fast col2im clips each tap's windows to the image instead of cropping a padded buffer;
+    # the sums are the same sums in the same order, so the results are bitwise equal - including taps
+    # that fall entirely on the padding (H=1 with a 3-tall kernel and padding 1, large paddings)
+    rng = np.random.default_rng(19)
+    checked = 0
+    for H, W, kh, kw, s, ph, pw, d in itertools.product([1, 2, 5], [3, 4], [1, 2, 3], [2, 3], [1, 2, 3],
+                                                        [0, 1, 3], [0, 2], [1, 2]):
+        try:
+            g = conv_mod._Geometry.build((2, 3, H, W), (kh, kw), s, (ph, pw), d)
+        except ValueError:     # kernel larger than the padded input
+            continue
+        for dtype in (np.float64, np.float32):
+            cols = rng.standard_normal((2, 3 * kh * kw, g.out_hw[0] * g.out_hw[1])).astype(dtype)
+            fast = conv_mod._col2im(cols, g)
+            assert fast.dtype == dtype and fast.flags.c_contiguous
+            np.testing.assert_array_equal(fast, _col2im_padded_reference(cols, g))
+        checked += 1
+    assert checked > 300
+
+
+@pytest.mark.parametrize("value", [0.0, -np.inf])
+def test_geometry_pad_matches_np_pad(value):
+    g = conv_mod._Geometry.build((2, 3, 4, 5), (3, 4), 1, "same", 1)     # asymmetric: (1, 1, 1, 2)
+    assert g.pads == (1, 1, 1, 2)
+    x = np.random.default_rng(20).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    padded = g.pad(x, value)
+    assert padded.dtype == np.float32
+    np.testing.assert_array_equal(padded, np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 2)), constant_values=value))
+    assert conv_mod._Geometry.build(x.shape, 3, 1, 0, 1).pad(x) is x     # no padding: no copy
+
+
 def test_col2im_bad_shapes():
     with pytest.raises(ValueError, match=r"multiple of kH\*kW = 9"):
         nm.col2im(np.zeros((1, 10, 4)), (4, 4), 3)
