@@ -1,7 +1,7 @@
 """Benchmark: nnmath.MultiheadAttention forward+backward against the naive per-query loop and
 against PyTorch (CPU, float64).
 
-    .venv/bin/python benchmarks/attention.py [--threads 1] [--repeat 5] [--no-naive]
+    .venv/bin/python benchmarks/attention.py [--threads 1 2] [--repeat 5] [--no-naive]
 
 For each shape ``(B, L, E, H)`` (self-attention, batch-first) it times one forward and one
 backward pass (input and all parameter gradients) of
@@ -9,34 +9,28 @@ backward pass (input and all parameter gradients) of
 * ``nm.MultiheadAttention`` — batched matrix products over (batch, head), the softmax VJP on all
   rows at once;
 * ``torch.nn.MultiheadAttention(batch_first=True)`` + ``autograd`` in float64 with identical
-  weights, when torch is installed, with the same number of threads as NumPy's BLAS (set before
-  either library is imported). Both ``need_weights=True`` (the math path, which materialises the
+  weights, when torch is installed, with the same number of threads as NumPy's BLAS. Both
+  ``need_weights=True`` (the math path, which materialises the
   attention weights as nnmath does) and ``need_weights=False`` (torch's fused
   ``scaled_dot_product_attention`` kernel) are timed;
 * the same nnmath module with ``scaled_dot_product_attention_naive`` (one query at a time) in
   place of the vectorised attention, run once.
 
-Everything is timed side by side in one process, alternating, best of ``--repeat``; the outputs
-are compared first, so the timed computations are the same computation. NumPy's BLAS is limited
-with ``threadpoolctl`` (installed with scikit-learn) and torch with ``torch.set_num_threads``,
-to the same ``--threads``. A measurement script, not a test.
+Everything is timed side by side in one process, interleaved round by round, best of ``--repeat``
+(``_common.py`` gives the protocol and how the threads are limited); the outputs are compared
+first, so the timed computations are the same computation. One table per ``--threads`` count.
+A measurement script, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-import timeit
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from _common import describe, interleave, limit_threads, parse_args, torch
 
 import nnmath as nm
-
-try:
-    import torch
-except ImportError:  # pragma: no cover - torch is optional
-    torch = None
 
 # (B, L, E, H)
 SHAPES = [
@@ -45,11 +39,6 @@ SHAPES = [
     (4, 256, 512, 8),     # a base-width layer, longer sequences
     (2, 512, 256, 4),     # long sequences: the (L, L) weights dominate
 ]
-
-
-def once(fn) -> float:
-    """Wall time of one call (the caller warms up and alternates the contenders)."""
-    return timeit.timeit(fn, number=1)
 
 
 def torch_copy(mha: nm.MultiheadAttention):
@@ -64,22 +53,15 @@ def torch_copy(mha: nm.MultiheadAttention):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (default 1)")
-    parser.add_argument("--repeat", type=int, default=5, help="timed repetitions, best one reported")
-    parser.add_argument("--no-naive", action="store_true", help="skip the naive loop")
-    args = parser.parse_args()
-    # the same thread count for NumPy's BLAS (threadpoolctl) and for torch
-    with threadpool_limits(limits=args.threads):
-        if torch is not None:
-            torch.set_num_threads(args.threads)
-        run(args)
+    args = parse_args(__doc__, repeat=5)
+    for n_threads in args.threads:
+        with limit_threads(n_threads):
+            run(args, n_threads)
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace, n_threads: int) -> None:
     rng = np.random.default_rng(0)
-    print(f"threads={args.threads}  numpy {np.__version__}  torch {torch.__version__ if torch else '-'}  "
-          f"float64, self-attention forward+backward, best of {args.repeat}")
+    print(describe(n_threads, "self-attention forward+backward", args.repeat))
     print(f"{'B, L, E, H':<18}{'nnmath ms':>10}{'torch ms':>10}{'nm/torch':>10}{'torch sdpa':>12}{'nm/sdpa':>9}"
           f"{'naive ms':>10}{'naive/nm':>10}")
     for B, L, E, H in SHAPES:
@@ -108,12 +90,11 @@ def run(args: argparse.Namespace) -> None:
 
             for nw in (True, False):   # also the warm-up
                 np.testing.assert_allclose(run_torch(nw).detach().numpy(), out_nm, rtol=1e-9, atol=1e-11)
-            # alternate, so that all three see the same machine load
-            times = [(once(run_nm), once(lambda: run_torch(True)), once(lambda: run_torch(False)))
-                     for _ in range(args.repeat)]
-            t_nm, t_torch, t_sdpa = np.min(times, axis=0)
+            times = interleave({"nm": run_nm, "torch": lambda: run_torch(True), "sdpa": lambda: run_torch(False)},
+                               args.repeat)
+            t_nm, t_torch, t_sdpa = (times[k].min() for k in ("nm", "torch", "sdpa"))
         else:
-            t_nm = min(once(run_nm) for _ in range(args.repeat))
+            t_nm = interleave({"nm": run_nm}, args.repeat)["nm"].min()
         t_naive = float("nan")
         if not args.no_naive:
             naive = nm.MultiheadAttention(E, H, rng=rng)
