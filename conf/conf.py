@@ -36,7 +36,7 @@ extensions = [
 ]
 
 exclude_patterns = ["_build", "**.ipynb_checkpoints", ".jupyter_cache", "jupyter_execute", "_templates"]
-# NNBOOK_ONLY=06_attention builds just that chapter (plus the reference pages): a quick preview
+# NNBOOK_ONLY=07_attention builds just that chapter (plus the reference pages): a quick preview
 # while writing. The published book never sets it.
 if os.environ.get("NNBOOK_ONLY"):
     _only = os.environ["NNBOOK_ONLY"]
