@@ -10,6 +10,7 @@ from . import data, init, plotting
 from .activations import *  # noqa: F403
 from .attention import *  # noqa: F403
 from .autodiff import *  # noqa: F403
+from .claims import *  # noqa: F403
 from .clipping import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .diagnostics import *  # noqa: F403

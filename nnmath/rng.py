@@ -14,11 +14,15 @@ __all__ = ["manual_seed", "get_rng"]
 _rng = np.random.default_rng(0)
 
 
-def manual_seed(seed: int) -> np.random.Generator:
-    """Reset the package-wide generator to ``seed`` and return it."""
+def manual_seed(seed: int) -> None:
+    """Reset the package-wide generator to ``seed``.
+
+    Returns nothing (unlike ``torch.manual_seed``, which returns the generator), so that a
+    notebook cell ending in this call prints no object repr with a memory address; use
+    :func:`get_rng` for the generator itself.
+    """
     global _rng
     _rng = np.random.default_rng(seed)
-    return _rng
 
 
 def get_rng(rng: np.random.Generator | None = None) -> np.random.Generator:
