@@ -797,13 +797,17 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor | ArrayLike,
     return _reduce(z.relu() - z * target + ((-z.abs()).exp() + 1.0).log(), reduction)
 
 
-def cross_entropy(input: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
-    """Softmax cross-entropy of logits ``(N, C)`` against class indices ``(N,)`` (picked with
-    integer indexing) or probabilities ``(N, C)``."""
+def cross_entropy(input: Tensor, target: ArrayLike, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    r"""Softmax cross-entropy of logits ``(N, C)`` against class indices ``(N,)`` (picked with
+    integer indexing) or probabilities ``(N, C)``; ``label_smoothing`` mixes in
+    :math:`\varepsilon` times the uniform target's loss, :math:`-\operatorname{mean}_c \log p_c`."""
     logp = log_softmax(_t(input), axis=1)
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if t.ndim == 1 and np.issubdtype(t.dtype, np.integer):
         losses = -logp[np.arange(len(t)), t]
     else:
         losses = -(logp * target).sum(axis=1)
+    if label_smoothing:
+        losses = (1.0 - label_smoothing) * losses - label_smoothing * logp.mean(axis=1)
     return _reduce(losses, reduction)

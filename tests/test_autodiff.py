@@ -394,6 +394,9 @@ def test_engine_matches_hand_backward_losses(reduction, rng):
     soft /= soft.sum(axis=1, keepdims=True)
     _cross_check(lambda a, **k: ad.cross_entropy(a, soft, **k), lambda a, **k: nm.cross_entropy(a, soft, **k),
                  nm.cross_entropy_backward, [z], rng, {"reduction": reduction})
+    for t in (labels, soft):   # label smoothing: the engine mixes in the uniform loss, nnmath smooths y
+        _cross_check(lambda a, **k: ad.cross_entropy(a, t, **k), lambda a, **k: nm.cross_entropy(a, t, **k),
+                     nm.cross_entropy_backward, [z], rng, {"reduction": reduction, "label_smoothing": 0.3})
 
 
 def test_engine_matches_modules_on_a_two_layer_network(rng):

@@ -180,3 +180,65 @@ def test_loss_module_backward_defaults_to_one():
     np.testing.assert_array_equal(loss_fn.backward(), nm.cross_entropy_backward(1.0, cache))
     with pytest.raises(RuntimeError, match="MSELoss.backward called before forward"):
         nm.MSELoss().backward()
+
+
+# --- label smoothing -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("eps", [0.1, 0.5, 1.0])
+@pytest.mark.parametrize("kind", ["indices", "soft"])
+def test_label_smoothing_is_the_smoothed_target(kind, eps, rng):
+    """(1 - eps) * y + eps / C, for class indices (y one-hot) and probabilities alike."""
+    z = rng.standard_normal((5, 4))
+    t = rng.integers(0, 4, size=5) if kind == "indices" else soft_targets(rng, 5, 4)
+    y = np.eye(4)[t] if kind == "indices" else t
+    loss, _ = nm.cross_entropy(z, t, reduction="none", label_smoothing=eps)
+    ref, _ = nm.cross_entropy(z, (1 - eps) * y + eps / 4, reduction="none")
+    np.testing.assert_allclose(loss, ref, rtol=1e-14)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("kind", ["indices", "soft"])
+def test_gradcheck_label_smoothing(kind, reduction, rng):
+    z = 2 * rng.standard_normal((6, 5))
+    t = rng.integers(0, 5, size=6) if kind == "indices" else soft_targets(rng, 6, 5)
+    r = nm.gradcheck(nm.cross_entropy, nm.cross_entropy_backward, z, target=t, reduction=reduction,
+                     label_smoothing=0.2)
+    assert r.passed and r.max_rel_error < 1e-7, str(r)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("kind", ["indices", "soft"])
+def test_label_smoothing_torch_parity(kind, reduction, rng, th):
+    z = 3 * rng.standard_normal((6, 5))
+    t = rng.integers(0, 5, size=6) if kind == "indices" else soft_targets(rng, 6, 5)
+    module = nm.CrossEntropyLoss(reduction, label_smoothing=0.15)
+    loss = module(z, t)
+    zt = th.T(z, grad=True)
+    tt = th.torch.tensor(t) if kind == "indices" else th.T(t)
+    lt = th.torch.nn.CrossEntropyLoss(reduction=reduction, label_smoothing=0.15)(zt, tt)
+    th.close(loss, lt)
+    dout = 1.0 if reduction != "none" else rng.standard_normal(6)
+    lt.backward(th.T(dout) if reduction == "none" else None)
+    th.close(module.backward(dout), zt.grad)
+    assert repr(module) == f"CrossEntropyLoss(reduction={reduction!r}, label_smoothing=0.15)"
+
+
+def test_label_smoothing_bad_value():
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\], got 1.5"):
+        nm.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), label_smoothing=1.5)
+
+
+# --- empty batches -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_empty_batch_backward_is_empty(reduction):
+    """Mean over no samples: the forward gives 0 and the backward a (0, C) gradient, not 1/0."""
+    z = np.zeros((0, 3))
+    for fn, back, target in [(nm.cross_entropy, nm.cross_entropy_backward, np.zeros(0, dtype=np.int64)),
+                             (nm.mse_loss, nm.mse_loss_backward, np.zeros((0, 3))),
+                             (nm.binary_cross_entropy_with_logits, nm.binary_cross_entropy_with_logits_backward,
+                              np.zeros((0, 3)))]:
+        loss, cache = fn(z, target, reduction=reduction)
+        if reduction != "none":
+            assert float(loss) == 0.0
+        dout = 1.0 if reduction != "none" else np.zeros(np.shape(loss))
+        g = back(dout, cache)
+        assert g.shape == (0, 3)

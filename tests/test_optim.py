@@ -194,11 +194,14 @@ CONFIGS = [
     ("SGD", dict(lr=0.05, momentum=0.9)),
     ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
     ("SGD", dict(lr=0.05, momentum=0.5, dampening=0.3, weight_decay=0.1)),
+    ("SGD", dict(lr=0.05, weight_decay=0.2)),                 # L2 added to the gradient, no momentum
     ("Adam", dict()),
+    ("Adam", dict(lr=0.05, weight_decay=0.2)),                # coupled L2: divided by sqrt(v) too
     ("Adam", dict(lr=0.05, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)),
     ("Adam", dict(lr=0.05, amsgrad=True)),
     ("AdamW", dict()),
     ("AdamW", dict(lr=0.05, weight_decay=0.3, amsgrad=True)),
+    ("AdamW", dict(lr=0.05, weight_decay=0.2)),               # the same decay as Adam's above, decoupled
 ]
 
 
