@@ -1,4 +1,5 @@
-"""The training loop, written once: mini-batches, one optimizer step per batch, a history.
+"""The training loop, written once: mini-batches, one optimizer step per batch, a history, and
+optional early stopping on the validation loss.
 
 Chapters that train several models (deep vs shallow, with vs without normalization, CNN vs MLP)
 call :func:`fit` instead of repeating the loop; the backpropagation chapter writes the loop out by
@@ -7,6 +8,7 @@ hand first, so the reader sees that this is all it does.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,7 +34,9 @@ def fit(model: Module, loss_fn: Module, optimizer: Optimizer, X: np.ndarray, y: 
         epochs: int, batch_size: int | None = None, rng: np.random.Generator | None = None,
         X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
         before_step: Callable[[int], Any] | None = None,
-        after_step: Callable[[int], Any] | None = None) -> dict[str, list[float]]:
+        after_step: Callable[[int], Any] | None = None,
+        patience: int | None = None, min_delta: float = 0.0,
+        restore_best: bool = True) -> dict[str, Any]:
     """Train ``model`` with ``optimizer`` on ``(X, y)`` and return the history.
 
     Each step: ``optimizer.zero_grad()``, forward, ``loss_fn`` forward, ``loss_fn.backward()``,
@@ -60,19 +64,36 @@ def fit(model: Module, loss_fn: Module, optimizer: Optimizer, X: np.ndarray, y: 
         (``before_step=lambda s: nm.clip_grad_norm_(model.parameters(), 1.0)``).
     after_step : callable, optional
         Called with the global step index after each optimizer step (for diagnostics).
+    patience : int, optional
+        **Early stopping** (needs validation data): stop when the validation loss has not improved
+        on its best value by more than ``min_delta`` for ``patience`` consecutive epochs. Without
+        it every epoch runs.
+    min_delta : float
+        The smallest decrease of the validation loss that counts as an improvement.
+    restore_best : bool
+        With early stopping, copy back the parameters (and batch-norm running statistics) of the
+        epoch with the lowest validation loss before returning — the model that was monitored as
+        best, not the last one trained.
 
     Returns
     -------
     dict
         ``"loss"``: training loss per step; ``"epoch_loss"``: mean training loss per epoch; and,
-        with validation data, ``"val_loss"`` and ``"val_accuracy"`` per epoch.
+        with validation data, ``"val_loss"`` and ``"val_accuracy"`` per epoch. With ``patience``,
+        also ``"best_epoch"`` (0-based index into ``"val_loss"``) and ``"stopped_epoch"`` (the last
+        epoch that ran; ``epochs - 1`` if it never stopped early).
     """
+    has_val = X_val is not None and y_val is not None
+    if patience is not None and (not has_val or patience < 1):
+        raise ValueError(f"early stopping needs X_val, y_val and patience >= 1, got patience={patience} "
+                         f"and {'no ' if not has_val else ''}validation data")
     rng = rng if rng is not None else np.random.default_rng(0)
     n = len(X)
     bs = n if batch_size is None else batch_size
-    history: dict[str, list[float]] = {"loss": [], "epoch_loss": []}
+    history: dict[str, Any] = {"loss": [], "epoch_loss": []}
+    best, best_state, bad_epochs = math.inf, None, 0
     step = 0
-    for _ in range(epochs):
+    for epoch in range(epochs):
         model.train()
         losses = []
         for idx in minibatches(n, bs, rng):
@@ -88,14 +109,46 @@ def fit(model: Module, loss_fn: Module, optimizer: Optimizer, X: np.ndarray, y: 
             step += 1
         history["loss"] += losses
         history["epoch_loss"].append(float(np.mean(losses)))
-        if X_val is not None and y_val is not None:
+        if has_val:
             model.eval()
             out = model(X_val)
-            history.setdefault("val_loss", []).append(float(loss_fn(out, y_val)))
+            val_loss = float(loss_fn(out, y_val))
+            history.setdefault("val_loss", []).append(val_loss)
             if np.issubdtype(np.asarray(y_val).dtype, np.integer):
                 history.setdefault("val_accuracy", []).append(float(np.mean(out.argmax(axis=1) == y_val)))
             model.train()
+            if patience is not None:
+                history["stopped_epoch"] = epoch
+                if val_loss < best - min_delta:
+                    best, bad_epochs, history["best_epoch"] = val_loss, 0, epoch
+                    best_state = _state(model) if restore_best else None
+                else:
+                    bad_epochs += 1
+                    if bad_epochs >= patience:
+                        break
+    if best_state is not None:
+        _load_state(model, best_state)
     return history
+
+
+def _state(model: Module) -> list[tuple[Any, str, Any]]:
+    """Copies of everything that defines the trained function: every parameter's value and every
+    module's running statistics (PyTorch's ``state_dict``: parameters and buffers)."""
+    state: list[tuple[Any, str, Any]] = [(p, "data", p.data.copy()) for p in model.parameters()]
+    for m in model.modules():
+        for name in ("running_mean", "running_var", "num_batches_tracked"):
+            value = getattr(m, name, None)
+            if value is not None:
+                state.append((m, name, np.copy(value) if isinstance(value, np.ndarray) else value))
+    return state
+
+
+def _load_state(model: Module, state: list[tuple[Any, str, Any]]) -> None:
+    for owner, name, value in state:
+        if isinstance(value, np.ndarray):
+            getattr(owner, name)[...] = value
+        else:
+            setattr(owner, name, value)
 
 
 def predict(model: Module, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:

@@ -78,3 +78,37 @@ def test_before_step_sees_complete_gradients_and_can_clip() -> None:
     assert len(norms_before) == 8
     assert max(norms_before) > 0.05                       # clipping had something to do
     np.testing.assert_allclose(norms_after, np.minimum(norms_before, 0.05), rtol=1e-4)
+
+
+def _early_stopping_run(restore_best: bool, patience: int = 3):
+    """Validation labels flipped: the better the model fits, the worse the validation loss."""
+    X, y = nm.data.spirals(50, noise=0.1, rng=0)
+    rng = np.random.default_rng(1)
+    model = nm.Sequential(nm.Linear(2, 16, rng=rng), nm.BatchNorm1d(16), nm.ReLU(), nm.Linear(16, 2, rng=rng))
+    loss_fn = nm.CrossEntropyLoss()
+    h = nm.fit(model, loss_fn, nm.SGD(model.parameters(), lr=0.3, momentum=0.9), X, y, epochs=40,
+               batch_size=25, X_val=X, y_val=1 - y, patience=patience, restore_best=restore_best)
+    model.eval()
+    return h, float(loss_fn(model(X), 1 - y))
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_epoch() -> None:
+    h, val_now = _early_stopping_run(restore_best=True)
+    val = h["val_loss"]
+    assert h["stopped_epoch"] == h["best_epoch"] + 3 < 39           # stopped early, `patience` epochs on
+    assert len(val) == h["stopped_epoch"] + 1
+    assert val[h["best_epoch"]] == min(val)
+    assert all(v >= val[h["best_epoch"]] for v in val[h["best_epoch"] + 1:])
+    assert val_now == val[h["best_epoch"]]                           # parameters and running stats restored
+
+
+def test_early_stopping_without_restore_keeps_the_last_model() -> None:
+    h, val_now = _early_stopping_run(restore_best=False)
+    assert val_now == h["val_loss"][-1] > h["val_loss"][h["best_epoch"]]
+
+
+def test_early_stopping_needs_validation_data() -> None:
+    X, y = nm.data.spirals(10, rng=0)
+    model = _model(0)
+    with pytest.raises(ValueError, match="early stopping needs X_val, y_val and patience >= 1"):
+        nm.fit(model, nm.CrossEntropyLoss(), nm.SGD(model.parameters()), X, y, epochs=2, patience=2)
