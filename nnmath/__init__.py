@@ -7,6 +7,7 @@ default. ``import nnmath as nm`` gives the whole public API; ``nm.init``, ``nm.d
 """
 
 from . import data, init, plotting
+from . import diagrams  # noqa: F401  (after plotting: it uses the palette)
 from .activations import *  # noqa: F403
 from .attention import *  # noqa: F403
 from .autodiff import *  # noqa: F403
