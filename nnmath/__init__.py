@@ -15,6 +15,7 @@ from .claims import *  # noqa: F403
 from .clipping import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .diagnostics import *  # noqa: F403
+from .dropout import *  # noqa: F403
 from .gradcheck import *  # noqa: F403
 from .init import *  # noqa: F403
 from .linear import *  # noqa: F403
