@@ -33,6 +33,7 @@ extensions = [
     "sphinxcontrib.bibtex",
     "sphinx_exercise",
     "nnbook",                   # conf/_ext/nnbook.py
+    "nnbook_claims",            # conf/_ext/nnbook_claims.py: the {claim} role and the claims page
 ]
 
 exclude_patterns = ["_build", "**.ipynb_checkpoints", ".jupyter_cache", "jupyter_execute", "_templates"]
