@@ -167,3 +167,133 @@ def transformer_layer_diagram(ax: Axes, norm_first: bool = False) -> Axes:
     ax.set_title("Pre-LN" if norm_first else "Post-LN", fontsize=11)
     return ax
 
+
+
+# --- convolution geometry and im2col (the convolution chapter) ------------------------------
+_WINDOW_TINTS = ["#d6e6f4", "#fbe6c2", "#cfeee4", "#f6d6c6"]   # tints of PALETTE[0..3]
+
+
+def _grid(ax: Axes, x0: float, y0: float, rows: int, cols: int, *, fill: str = "#ffffff",
+          cell: float = 1.0) -> None:
+    """``rows x cols`` square cells with their top-left corner at ``(x0, y0)`` (y grows upwards)."""
+    from matplotlib.patches import Rectangle
+
+    for i in range(rows):
+        for j in range(cols):
+            ax.add_patch(Rectangle((x0 + j * cell, y0 - (i + 1) * cell), cell, cell,
+                                   facecolor=fill, edgecolor="#999999", linewidth=0.6))
+
+
+def conv_geometry_diagram(ax: Axes, n: int = 5, k: int = 3, padding: int = 1, stride: int = 2,
+                          dilation: int = 1, windows: int = 3) -> Axes:
+    r"""Padding, stride and dilation on one axis pair: the padded input and the output grid.
+
+    The input is ``n x n`` (white), surrounded by ``padding`` rings of zeros (grey). The first
+    ``windows`` placements of the dilated kernel in reading order are outlined in the palette's
+    colours, with a dot on each of the ``k x k`` taps; the output cell that each placement
+    computes is filled with the same colour. The output size is :func:`nnmath.conv_output_size`,
+    :math:`\lfloor (n + 2p - d(k-1) - 1)/s \rfloor + 1`, so the picture is the chapter's formula.
+    """
+    from matplotlib.patches import Rectangle
+
+    from .conv import conv_output_size
+
+    n_out = conv_output_size(n, k, stride, padding, dilation)
+    if not 1 <= windows <= min(4, n_out * n_out):
+        raise ValueError(f"windows must be between 1 and min(4, n_out^2) = {min(4, n_out * n_out)}, "
+                         f"got {windows}")
+    size = n + 2 * padding
+    gap = 2.0
+    blank(ax, (-0.5, size + gap + n_out + 0.5), (-1.6, size + 1.2))
+    top = float(size)
+    _grid(ax, 0.0, top, size, size, fill="#e6e6e6")                    # padding ring(s)
+    _grid(ax, float(padding), top - padding, n, n, fill="#ffffff")     # the image itself
+    span = dilation * (k - 1) + 1
+    for w in range(windows):
+        i, j = divmod(w, n_out)
+        r0, c0 = i * stride, j * stride
+        inset = 0.06 + 0.08 * w
+        color = PALETTE[w]
+        ax.add_patch(Rectangle((c0 + inset, top - r0 - span + inset), span - 2 * inset,
+                               span - 2 * inset, fill=False, edgecolor=color, linewidth=1.8))
+        for u in range(k):
+            for v in range(k):
+                ax.add_patch(Circle((c0 + v * dilation + 0.5 + 0.12 * (w - 1),
+                                     top - r0 - u * dilation - 0.5), 0.09, color=color))
+    x_out = size + gap
+    y_out = top - (size - n_out) / 2
+    _grid(ax, x_out, y_out, n_out, n_out)
+    for w in range(windows):
+        i, j = divmod(w, n_out)
+        ax.add_patch(Rectangle((x_out + j, y_out - i - 1), 1, 1, facecolor=_WINDOW_TINTS[w],
+                               edgecolor=PALETTE[w], linewidth=1.8))
+    arrow(ax, (size + 0.3, top - size / 2), (x_out - 0.3, top - size / 2))
+    ax.text(size / 2, -0.8, f"input {n}×{n}, padding p = {padding}", ha="center", fontsize=9,
+            color=INK)
+    ax.text(size / 2, top + 0.6, f"kernel k = {k}, stride s = {stride}, dilation d = {dilation}",
+            ha="center", fontsize=9, color=INK)
+    ax.text(x_out + n_out / 2, y_out - n_out - 0.8, f"output {n_out}×{n_out}", ha="center",
+            fontsize=9, color=INK)
+    return ax
+
+
+def im2col_diagram(ax: Axes, image_size: int = 3, kernel_size: int = 2) -> Axes:
+    r"""im2col on a one-channel ``image_size x image_size`` image with entries 1, 2, 3, ...
+
+    Left, the image with every placement of the ``kernel_size x kernel_size`` kernel (stride 1,
+    no padding) outlined in its own colour; right, the column matrix that
+    :func:`nnmath.im2col` returns for it — ``C_in k_h k_w`` rows (the kernel taps), one column per
+    output position, each column tinted like its window — and the product that turns it into the
+    layer's output, :math:`W_{(C_{out},\,C_{in}k_hk_w)}\,\mathrm{cols} \to (C_{out}, H_{out}W_{out})`.
+    The numbers in the matrix are read from ``im2col``'s result, not typed.
+    """
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    from .conv import im2col
+
+    n_out = image_size - kernel_size + 1
+    if n_out < 1 or n_out * n_out > 4:
+        raise ValueError(f"need 1 <= (image_size - kernel_size + 1)^2 <= 4 windows to colour, got "
+                         f"image_size={image_size}, kernel_size={kernel_size}")
+    image = np.arange(1.0, image_size**2 + 1).reshape(1, 1, image_size, image_size)
+    cols = im2col(image, kernel_size)[0]                       # (k*k, n_out*n_out)
+    n_rows, n_cols = cols.shape
+    gap = 2.2
+    x_m = image_size + gap
+    height = max(image_size, n_rows)
+    blank(ax, (-0.5, x_m + n_cols + 0.5), (-1.8, height + 1.0))
+    top = float(height - (height - image_size) / 2)
+    _grid(ax, 0.0, top, image_size, image_size)
+    for r in range(image_size):
+        for c in range(image_size):
+            ax.text(c + 0.5, top - r - 0.5, f"{image[0, 0, r, c]:.0f}", ha="center",
+                    va="center", fontsize=9, color=INK)
+    for w in range(n_cols):
+        i, j = divmod(w, n_out)
+        inset = 0.05 + 0.07 * w
+        ax.add_patch(Rectangle((j + inset, top - i - kernel_size + inset),
+                               kernel_size - 2 * inset, kernel_size - 2 * inset, fill=False,
+                               edgecolor=PALETTE[w], linewidth=1.8))
+    top_m = float(height)
+    for w in range(n_cols):
+        for t in range(n_rows):
+            ax.add_patch(Rectangle((x_m + w, top_m - t - 1), 1, 1, facecolor=_WINDOW_TINTS[w],
+                                   edgecolor="#999999", linewidth=0.6))
+            ax.text(x_m + w + 0.5, top_m - t - 0.5, f"{cols[t, w]:.0f}", ha="center",
+                    va="center", fontsize=9, color=INK)
+        ax.add_patch(Rectangle((x_m + w, top_m - n_rows), 1, n_rows, fill=False,
+                               edgecolor=PALETTE[w], linewidth=1.8))
+    arrow(ax, (image_size + 0.3, top - image_size / 2), (x_m - 0.3, top - image_size / 2))
+    ax.text(image_size / 2, top - image_size - 0.7, f"image {image_size}×{image_size}, "
+            f"kernel {kernel_size}×{kernel_size}", ha="center", fontsize=9, color=INK)
+    ax.text(x_m + n_cols / 2, top_m - n_rows - 0.7,
+            r"cols: $C_{in}k_hk_w$ rows $\times$ $H_{out}W_{out}$ columns", ha="center",
+            fontsize=9, color=INK)
+    ax.text(x_m + n_cols / 2, top_m - n_rows - 1.5,
+            r"output $= W\,\mathrm{cols}$, $W$: $C_{out}\times C_{in}k_hk_w$", ha="center",
+            fontsize=9, color=PALETTE[0])
+    return ax
+
+
+__all__ += ["conv_geometry_diagram", "im2col_diagram"]

@@ -47,3 +47,50 @@ def test_box_rejects_unknown_role():
     with pytest.raises(ValueError, match="role"):
         diagrams.box(ax, 0, 0, "x", role="nonsense")
     plt.close(fig)
+
+
+# --- convolution geometry and im2col ---------------------------------------------------------
+@pytest.mark.parametrize("n, k, p, s, d", [(5, 3, 1, 2, 1), (7, 3, 0, 1, 2), (4, 2, 0, 1, 1)])
+def test_conv_geometry_diagram_draws_the_output_size_of_the_formula(n, k, p, s, d):
+    import nnmath as nm
+
+    fig, ax = plt.subplots()
+    windows = 2
+    assert diagrams.conv_geometry_diagram(ax, n=n, k=k, padding=p, stride=s, dilation=d,
+                                          windows=windows) is ax
+    n_out = nm.conv_output_size(n, k, s, p, d)
+    texts = [t.get_text() for t in ax.texts]
+    assert f"output {n_out}×{n_out}" in texts
+    # cells: padded input + output grid + the filled output cells; a dot per tap per window
+    dots = [q for q in ax.patches if type(q).__name__ == "Circle"]
+    assert len(dots) == windows * k * k
+    assert len(ax.patches) >= (n + 2 * p) ** 2 + n * n + n_out ** 2 + windows
+    fig.canvas.draw()
+    plt.close(fig)
+
+
+def test_conv_geometry_diagram_rejects_too_many_windows():
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="windows"):
+        diagrams.conv_geometry_diagram(ax, n=3, k=3, padding=0, windows=2)   # one placement
+    plt.close(fig)
+
+
+def test_im2col_diagram_writes_the_columns_of_im2col():
+    import numpy as np
+
+    import nnmath as nm
+
+    fig, ax = plt.subplots()
+    assert diagrams.im2col_diagram(ax, image_size=3, kernel_size=2) is ax
+    numbers = [t.get_text() for t in ax.texts if t.get_text().isdigit()]
+    cols = nm.im2col(np.arange(1.0, 10.0).reshape(1, 1, 3, 3), 2)[0]
+    # the image's 9 entries, then the matrix column by column
+    assert numbers[:9] == [str(v) for v in range(1, 10)]
+    assert numbers[9:] == [f"{v:.0f}" for v in cols.T.ravel()]
+    fig.canvas.draw()
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="windows"):
+        diagrams.im2col_diagram(ax, image_size=4, kernel_size=2)              # 9 windows
+    plt.close(fig)
