@@ -175,6 +175,8 @@ def claim(name: str, measured: float, *, against: str, kind: Kind,
     if not against or not isinstance(against, str):
         raise ValueError(f"claim {name!r}: 'against' must say what the value is compared with")
     try:
+        if isinstance(measured, (str, bytes, bool)):
+            raise TypeError
         m = float(measured)
     except (TypeError, ValueError):
         raise TypeError(f"claim {name!r}: measured must be a real number, got {type(measured).__name__}") from None
