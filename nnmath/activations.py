@@ -18,21 +18,37 @@ All ops are stable for inputs of :math:`\pm 1000`: no overflow warnings, exact l
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import erf, expit
 
 from ._checks import Array, as_array, check_same_shape
-from .module import Module
+from .module import FunctionalModule
 
 __all__ = [
     "sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "relu", "relu_backward",
     "leaky_relu", "leaky_relu_backward", "gelu", "gelu_backward", "softmax", "softmax_backward",
     "log_softmax", "log_softmax_backward",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "GELU", "Softmax", "LogSoftmax",
+    "LeakyReLUCache", "GELUCache", "SoftmaxCache",
 ]
+
+
+class LeakyReLUCache(NamedTuple):
+    mask: np.ndarray            # x > 0, where the slope is 1
+    negative_slope: float       # the slope elsewhere
+
+
+class GELUCache(NamedTuple):
+    x: Array                    # the input: GELU's derivative is a function of x, not of the output
+    approximate: str            # "none" (erf) or "tanh"
+
+
+class SoftmaxCache(NamedTuple):
+    p: Array                    # the probabilities softmax(x): the Jacobian diag(p) - p p^T needs only them
+    axis: int                   # the axis they sum to 1 along
 
 
 def _dout(dout: ArrayLike, out: np.ndarray) -> Array:
@@ -88,11 +104,12 @@ def tanh_backward(dout: ArrayLike, cache: Array) -> Array:
 def relu(x: ArrayLike) -> tuple[Array, Array]:
     r"""Rectified linear unit :math:`\max(x, 0)`. The cache is the mask :math:`x > 0`.
 
-    At exactly ``x = 0`` the derivative is taken to be 0, as in PyTorch.
+    At exactly ``x = 0`` the derivative is taken to be 0, as in PyTorch. A NaN input gives a NaN
+    output (``np.maximum`` propagates it, as ``torch.relu`` does) and lets its upstream gradient
+    through: the mask is "not :math:`x \le 0`", PyTorch's ``threshold_backward`` rule.
     """
     x = as_array(x)
-    mask = x > 0
-    return np.where(mask, x, 0.0), mask
+    return np.maximum(x, 0.0), ~(x <= 0)
 
 
 def relu_backward(dout: ArrayLike, cache: np.ndarray) -> Array:
@@ -100,14 +117,14 @@ def relu_backward(dout: ArrayLike, cache: np.ndarray) -> Array:
     return np.where(cache, _dout(dout, cache), 0.0)
 
 
-def leaky_relu(x: ArrayLike, negative_slope: float = 0.01) -> tuple[Array, tuple[np.ndarray, float]]:
+def leaky_relu(x: ArrayLike, negative_slope: float = 0.01) -> tuple[Array, LeakyReLUCache]:
     r"""Leaky ReLU: :math:`x` for :math:`x > 0`, ``negative_slope * x`` otherwise (PyTorch default 0.01)."""
     x = as_array(x)
     mask = x > 0
-    return np.where(mask, x, negative_slope * x), (mask, negative_slope)
+    return np.where(mask, x, negative_slope * x), LeakyReLUCache(mask, negative_slope)
 
 
-def leaky_relu_backward(dout: ArrayLike, cache: tuple[np.ndarray, float]) -> Array:
+def leaky_relu_backward(dout: ArrayLike, cache: LeakyReLUCache) -> Array:
     r""":math:`\bar x = \bar y` where :math:`x>0`, ``negative_slope * dout`` elsewhere."""
     mask, slope = cache
     dout = _dout(dout, mask)
@@ -119,7 +136,7 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def gelu(x: ArrayLike, approximate: Literal["none", "tanh"] = "none") -> tuple[Array, tuple[Array, str]]:
+def gelu(x: ArrayLike, approximate: Literal["none", "tanh"] = "none") -> tuple[Array, GELUCache]:
     r"""Gaussian error linear unit :math:`x\,\Phi(x)` (Hendrycks & Gimpel, 2016).
 
     ``approximate="none"`` (PyTorch's default) uses the exact normal CDF
@@ -136,10 +153,10 @@ def gelu(x: ArrayLike, approximate: Literal["none", "tanh"] = "none") -> tuple[A
         # x**3 overflows float64 only beyond |x| ~ 5e102; clip the tanh argument's input instead
         xc = np.clip(x, -1e3, 1e3)
         out = 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (xc + 0.044715 * xc**3)))
-    return out, (x, approximate)
+    return out, GELUCache(x, approximate)
 
 
-def gelu_backward(dout: ArrayLike, cache: tuple[Array, str]) -> Array:
+def gelu_backward(dout: ArrayLike, cache: GELUCache) -> Array:
     r"""Exact: :math:`\bar x = \bar y\,(\Phi(x) + x\,\varphi(x))` with the normal density
     :math:`\varphi`. Tanh form: the derivative of :math:`\tfrac12 x(1+\tanh u)`,
     :math:`\tfrac12(1+\tanh u) + \tfrac12 x(1-\tanh^2 u)\,u'` with
@@ -157,7 +174,7 @@ def gelu_backward(dout: ArrayLike, cache: tuple[Array, str]) -> Array:
 
 
 # --- softmax and log-softmax ---------------------------------------------------------------
-def softmax(x: ArrayLike, axis: int = -1) -> tuple[Array, tuple[Array, int]]:
+def softmax(x: ArrayLike, axis: int = -1) -> tuple[Array, SoftmaxCache]:
     r"""Softmax along ``axis``: :math:`p_i = e^{x_i - m} / \sum_j e^{x_j - m}` with
     :math:`m = \max_j x_j`.
 
@@ -168,15 +185,15 @@ def softmax(x: ArrayLike, axis: int = -1) -> tuple[Array, tuple[Array, int]]:
     Returns
     -------
     out : ndarray, same shape as ``x``; non-negative, sums to 1 along ``axis``
-    cache : ``(out, axis)``
+    cache : SoftmaxCache ``(out, axis)``
     """
     x = as_array(x)
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     p = e / e.sum(axis=axis, keepdims=True)
-    return p, (p, axis)
+    return p, SoftmaxCache(p, axis)
 
 
-def softmax_backward(dout: ArrayLike, cache: tuple[Array, int]) -> Array:
+def softmax_backward(dout: ArrayLike, cache: SoftmaxCache) -> Array:
     r"""Vector-Jacobian product of softmax, without forming the Jacobian
     :math:`J = \operatorname{diag}(p) - pp^\top`:
 
@@ -187,7 +204,7 @@ def softmax_backward(dout: ArrayLike, cache: tuple[Array, int]) -> Array:
     return p * (dout - np.sum(dout * p, axis=axis, keepdims=True))
 
 
-def log_softmax(x: ArrayLike, axis: int = -1) -> tuple[Array, tuple[Array, int]]:
+def log_softmax(x: ArrayLike, axis: int = -1) -> tuple[Array, SoftmaxCache]:
     r"""Log-softmax: :math:`x_i - m - \log\sum_j e^{x_j - m}` (the log-sum-exp trick).
 
     Exact where ``log(softmax(x))`` would give ``-inf`` (e.g. a logit 1000 below the maximum).
@@ -197,10 +214,10 @@ def log_softmax(x: ArrayLike, axis: int = -1) -> tuple[Array, tuple[Array, int]]
     shifted = x - x.max(axis=axis, keepdims=True)
     e = np.exp(shifted)
     s = e.sum(axis=axis, keepdims=True)
-    return shifted - np.log(s), (e / s, axis)
+    return shifted - np.log(s), SoftmaxCache(e / s, axis)
 
 
-def log_softmax_backward(dout: ArrayLike, cache: tuple[Array, int]) -> Array:
+def log_softmax_backward(dout: ArrayLike, cache: SoftmaxCache) -> Array:
     r""":math:`\bar x = \bar y - p \sum_j \bar y_j`, since
     :math:`\partial \log p_i / \partial x_k = \delta_{ik} - p_k`."""
     p, axis = cache
@@ -209,77 +226,50 @@ def log_softmax_backward(dout: ArrayLike, cache: tuple[Array, int]) -> Array:
 
 
 # --- modules -------------------------------------------------------------------------------
-class _Elementwise(Module):
-    """A parameter-free module that forwards to a functional pair (the math lives there)."""
-
-    _op: Any
-    _op_backward: Any
-
-    def __init__(self) -> None:
-        self._cache: Any = None
-
-    def _kwargs(self) -> dict[str, Any]:
-        return {}
-
-    def forward(self, x: ArrayLike) -> Array:
-        out, self._cache = type(self)._op(x, **self._kwargs())
-        return out
-
-    def backward(self, dout: ArrayLike) -> Array:
-        return type(self)._op_backward(dout, self._require_cache(self._cache))
-
-
-class Sigmoid(_Elementwise):
+class Sigmoid(FunctionalModule):
     """``torch.nn.Sigmoid``: see :func:`sigmoid`."""
     _op, _op_backward = staticmethod(sigmoid), staticmethod(sigmoid_backward)
 
 
-class Tanh(_Elementwise):
+class Tanh(FunctionalModule):
     """``torch.nn.Tanh``: see :func:`tanh`."""
     _op, _op_backward = staticmethod(tanh), staticmethod(tanh_backward)
 
 
-class ReLU(_Elementwise):
+class ReLU(FunctionalModule):
     """``torch.nn.ReLU``: see :func:`relu`."""
     _op, _op_backward = staticmethod(relu), staticmethod(relu_backward)
 
 
-class LeakyReLU(_Elementwise):
+class LeakyReLU(FunctionalModule):
     """``torch.nn.LeakyReLU(negative_slope=0.01)``: see :func:`leaky_relu`."""
     _op, _op_backward = staticmethod(leaky_relu), staticmethod(leaky_relu_backward)
+    _options = ("negative_slope",)
 
     def __init__(self, negative_slope: float = 0.01) -> None:
-        super().__init__()
         self.negative_slope = negative_slope
-
-    def _kwargs(self) -> dict[str, Any]:
-        return {"negative_slope": self.negative_slope}
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
 
 
-class GELU(_Elementwise):
+class GELU(FunctionalModule):
     """``torch.nn.GELU(approximate='none')``: see :func:`gelu`."""
     _op, _op_backward = staticmethod(gelu), staticmethod(gelu_backward)
+    _options = ("approximate",)
 
     def __init__(self, approximate: Literal["none", "tanh"] = "none") -> None:
-        super().__init__()
         self.approximate = approximate
-
-    def _kwargs(self) -> dict[str, Any]:
-        return {"approximate": self.approximate}
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
 
 
-class Softmax(_Elementwise):
+class Softmax(FunctionalModule):
     """``torch.nn.Softmax(dim)``: see :func:`softmax`. (Not element-wise, but parameter-free.)"""
     _op, _op_backward = staticmethod(softmax), staticmethod(softmax_backward)
 
     def __init__(self, dim: int = -1) -> None:
-        super().__init__()
         self.dim = dim
 
     def _kwargs(self) -> dict[str, Any]:

@@ -31,13 +31,13 @@ see its docstring for the differences).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import Array, as_array, check_dim_match
-from .activations import softmax_backward
+from .activations import SoftmaxCache, softmax_backward
 from .init import xavier_uniform_
 from .linear import Linear, linear, linear_backward
 from .module import Module, Parameter
@@ -49,7 +49,16 @@ __all__ = [
     "causal_mask", "MultiheadAttention",
 ]
 
-AttentionCache = tuple[Array, Array, Array, Array, float]
+
+
+class AttentionCache(NamedTuple):
+    """What :func:`scaled_dot_product_attention` keeps for its backward pass."""
+
+    q: Array                    # queries (..., L, d_k): a factor of dK
+    k: Array                    # keys (..., S, d_k): a factor of dQ
+    v: Array                    # values (..., S, d_v): a factor of dP
+    p: Array                    # attention weights (..., L, S); rows sum to 1, dead rows are 0
+    scale: float                # alpha, the factor on q . k
 
 
 def causal_mask(L: int, S: int | None = None) -> np.ndarray:
@@ -74,6 +83,14 @@ def _check_qkv(q: Array, k: Array, v: Array) -> None:
                          f"q.shape={q.shape}, k.shape={k.shape}, v.shape={v.shape}")
 
 
+def _check_mask_dtype(mask: np.ndarray, name: str) -> None:
+    """Only boolean and floating masks, as in PyTorch: an integer 0/1 mask is ambiguous (is 1
+    "attend", as a boolean, or "add 1 to the score", as a float?), so it is rejected."""
+    if mask.dtype != bool and mask.dtype.kind != "f":
+        raise TypeError(f"{name} must be boolean or floating, got dtype={mask.dtype} (shape {mask.shape}); "
+                        f"an integer 0/1 mask is ambiguous: convert it with {name}.astype(bool)")
+
+
 def _check_mask(mask: np.ndarray, scores_shape: tuple[int, ...]) -> np.ndarray:
     """A mask must broadcast to the scores' shape ``(..., L, S)`` *without enlarging it*."""
     try:
@@ -85,6 +102,7 @@ def _check_mask(mask: np.ndarray, scores_shape: tuple[int, ...]) -> np.ndarray:
                          f"(..., L, S) = {scores_shape}")
     if mask.dtype == bool:
         return mask
+    _check_mask_dtype(mask, "attn_mask")
     mask = as_array(mask, "attn_mask")
     if np.isnan(mask).any() or np.isposinf(mask).any():
         raise ValueError("a float attn_mask may contain finite values and -inf only (NaN or +inf would make "
@@ -100,8 +118,11 @@ def _masked_softmax_(scores: Array, masked: bool) -> Array:
     warning). Such dead rows get the shift 0 instead, so their exponentials are ``exp(-inf) = 0``
     and their sum is 0; dividing by 1 there leaves probabilities of exactly 0 — an all-zero row,
     which makes the output row 0 and, through the softmax VJP, every gradient of that row 0.
-    A live row has a maximal entry ``exp(0) = 1``, so its sum is at least 1.
+    A live row has a maximal entry ``exp(0) = 1``, so its sum is at least 1. With no keys at
+    all (``S = 0``) there is nothing to normalize: the empty weights give an output of zeros.
     """
+    if scores.shape[-1] == 0:
+        return scores
     m = scores.max(axis=-1, keepdims=True)
     dead = None
     if masked:
@@ -138,7 +159,7 @@ def scaled_dot_product_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, attn_
 
     Same semantics and defaults as ``torch.nn.functional.scaled_dot_product_attention`` (without
     ``dropout_p``: nnmath has no dropout) — same inputs give the same numbers, including zeros
-    for a fully masked query.
+    for a fully masked query and for ``S = 0`` keys.
 
     Parameters
     ----------
@@ -151,16 +172,18 @@ def scaled_dot_product_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, attn_
     attn_mask : array_like, optional
         Broadcastable to ``(..., L, S)``. Boolean: True where query ``i`` **may attend** to key
         ``j``. Float: added to the scores (use ``-inf`` to forbid). A float mask is a constant:
-        no gradient is returned for it.
+        no gradient is returned for it. Any other dtype (an integer 0/1 mask) raises
+        ``TypeError``, as in PyTorch.
     is_causal : bool
         Let query ``i`` attend to keys ``j <= i`` only (:func:`causal_mask`); excludes ``attn_mask``.
+        For ``L != S`` the triangle is aligned top-left, ``ones(L, S).tril(0)``, as in PyTorch.
     scale : float, optional
         :math:`\alpha`; defaults to :math:`1/\sqrt{d_k}`.
 
     Returns
     -------
     out : ndarray of shape (..., L, d_v)
-    cache : ``(q, k, v, p, scale)``
+    cache : AttentionCache ``(q, k, v, p, scale)``
         ``p`` (shape ``(..., L, S)``, the attention weights; rows sum to 1, dead rows are 0) is
         kept because every gradient needs it and recomputing it costs as much as the forward pass;
         ``q``, ``k``, ``v`` are the other factors of the three matrix products. (Memory-efficient
@@ -177,7 +200,7 @@ def scaled_dot_product_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, attn_
         else:
             scores += mask
     p = _masked_softmax_(scores, masked=mask is not None)
-    return p @ v, (q, k, v, p, scale)
+    return p @ v, AttentionCache(q, k, v, p, scale)
 
 
 def scaled_dot_product_attention_backward(dout: ArrayLike, cache: AttentionCache) -> tuple[Array, Array, Array]:
@@ -200,7 +223,7 @@ def scaled_dot_product_attention_backward(dout: ArrayLike, cache: AttentionCache
         raise ValueError(f"dout must have the output's shape {expected}, got dout.shape={dout.shape}")
     dv = np.swapaxes(p, -1, -2) @ dout
     dp = dout @ np.swapaxes(v, -1, -2)
-    ds = softmax_backward(dp, (p, -1))
+    ds = softmax_backward(dp, SoftmaxCache(p, -1))
     ds *= scale
     dq = ds @ k
     dk = np.swapaxes(ds, -1, -2) @ q
@@ -237,7 +260,7 @@ def scaled_dot_product_attention_naive(q: ArrayLike, k: ArrayLike, v: ArrayLike,
             e = np.exp(s - s.max())
             p[b][i] = e / e.sum()
             out[b][i] = p[b][i] @ v[b]
-    return out, (q, k, v, p, scale)
+    return out, AttentionCache(q, k, v, p, scale)
 
 
 def scaled_dot_product_attention_naive_backward(dout: ArrayLike, cache: AttentionCache
@@ -273,6 +296,15 @@ def _merge_heads(x: Array) -> Array:
     """``(B, H, L, D)`` → ``(B, L, H·D)``, the inverse of :func:`_split_heads`."""
     B, H, L, D = x.shape
     return x.transpose(0, 2, 1, 3).reshape(B, L, H * D)
+
+
+def _allowed(module_mask: np.ndarray, name: str) -> np.ndarray:
+    """A module mask (boolean True = blocked, or float added) in the functional convention
+    (boolean True = may attend); integer masks are rejected like the functional's."""
+    if module_mask.dtype == bool:
+        return ~module_mask
+    _check_mask_dtype(module_mask, name)
+    return as_array(module_mask, name)
 
 
 def _as_additive(allowed_or_float: np.ndarray) -> Array:
@@ -331,7 +363,9 @@ class MultiheadAttention(Module):
 
     The masks keep PyTorch's *module* conventions, which are the opposite of
     :func:`scaled_dot_product_attention`'s: a boolean ``attn_mask`` or ``key_padding_mask`` is
-    True where attending is **not allowed**; float masks are added to the scores.
+    True where attending is **not allowed**; float masks are added to the scores; integer masks
+    raise ``TypeError`` (PyTorch rejects them too), because 0/1 would mean the opposite in the two
+    conventions.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, bias: bool = True,
@@ -348,8 +382,6 @@ class MultiheadAttention(Module):
         self.out_proj = Linear(E, E, bias=bias, rng=rng)
         if bias:
             self.out_proj.bias.data[:] = 0.0
-        # the attention pair used by forward/backward; the benchmark swaps in the naive reference
-        self._attention, self._attention_backward = scaled_dot_product_attention, scaled_dot_product_attention_backward
         self.attn_weights: Array | None = None
         self._cache: Any = None
 
@@ -375,7 +407,7 @@ class MultiheadAttention(Module):
             else:
                 raise ValueError(f"attn_mask must have shape (L, S) = {(L, S)} or (B*num_heads, L, S) = "
                                  f"{(B * H, L, S)}, got attn_mask.shape={m.shape}")
-            parts.append(~m if m.dtype == bool else as_array(m, "attn_mask"))
+            parts.append(_allowed(m, "attn_mask"))
         elif is_causal:
             parts.append(causal_mask(L, S)[None, None])
         if key_padding_mask is not None:
@@ -383,8 +415,7 @@ class MultiheadAttention(Module):
             if m.shape != (B, S):
                 raise ValueError(f"key_padding_mask must have shape (B, S) = {(B, S)}, "
                                  f"got key_padding_mask.shape={m.shape}")
-            m = m[:, None, None, :]
-            parts.append(~m if m.dtype == bool else as_array(m, "key_padding_mask"))
+            parts.append(_allowed(m[:, None, None, :], "key_padding_mask"))
         if not parts:
             return None
         if len(parts) == 1:
@@ -421,8 +452,8 @@ class MultiheadAttention(Module):
             y, c = linear(x, *self._proj(i))
             projected.append(_split_heads(y, self.num_heads))     # (B, H, ·, E/H)
             proj_caches.append(c)
-        o, attn_cache = self._attention(*projected, attn_mask=mask)
-        self.attn_weights = attn_cache[3]
+        o, attn_cache = scaled_dot_product_attention(*projected, attn_mask=mask)
+        self.attn_weights = attn_cache.p
         out = self.out_proj(_merge_heads(o))
         self._cache = (proj_caches, attn_cache, unbatched)
         return out[0] if unbatched else out
@@ -440,7 +471,7 @@ class MultiheadAttention(Module):
         do = _split_heads(self.out_proj.backward(dout), self.num_heads)
         grads = []
         E = self.embed_dim
-        for i, dh in enumerate(self._attention_backward(do, attn_cache)):
+        for i, dh in enumerate(scaled_dot_product_attention_backward(do, attn_cache)):
             dx, dW, db = linear_backward(_merge_heads(dh), proj_caches[i])
             self.in_proj_weight.grad[:, i * E:(i + 1) * E] += dW
             if self.in_proj_bias is not None:

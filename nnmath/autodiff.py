@@ -346,8 +346,8 @@ class Tensor:
         return self._unary(np.abs(self.data), np.sign(self.data), "abs")
 
     def relu(self) -> Tensor:
-        """:math:`\\max(x, 0)`; derivative :math:`\\mathbb 1[x > 0]` (0 at 0, as PyTorch)."""
-        return self._unary(np.maximum(self.data, 0.0), (self.data > 0).astype(np.float64), "relu")
+        """:math:`\\max(x, 0)`; derivative :math:`\\mathbb 1[x > 0]` (0 at 0, 1 at NaN, as PyTorch)."""
+        return self._unary(np.maximum(self.data, 0.0), (~(self.data <= 0)).astype(np.float64), "relu")
 
     def maximum(self, other: Tensor | ArrayLike) -> Tensor:
         """Element-wise maximum (broadcasting). At ties each operand receives half of the

@@ -51,7 +51,7 @@ padding (``padding_mode='zeros'``), and no ``ceil_mode``/``divisor_override`` in
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -59,7 +59,7 @@ from numpy.typing import ArrayLike
 
 from . import init
 from ._checks import Array, as_array, check_dim_match, check_ndim
-from .module import Module, Parameter
+from .module import FunctionalModule, Module, Parameter
 from .rng import get_rng
 
 __all__ = [
@@ -67,6 +67,7 @@ __all__ = [
     "conv2d", "conv2d_backward", "conv2d_naive", "conv2d_backward_naive",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
+    "ConvCache", "ConvNaiveCache", "MaxPoolCache", "AvgPoolCache",
 ]
 
 IntPair = int | tuple[int, int]
@@ -309,6 +310,20 @@ def convolve2d(image: ArrayLike, kernel: ArrayLike, mode: Literal["valid", "full
 
 
 # --- conv2d ---------------------------------------------------------------------------------
+class ConvCache(NamedTuple):
+    cols: Array                 # im2col(x), (N, C_in*kH*kW, OH*OW): the weight gradient reads it again
+    weight: Array               # (C_out, C_in, kH, kW): the input gradient is col2im(w^T dy)
+    has_bias: bool              # whether to return dbias or None
+    geometry: _Geometry         # sizes, stride, padding, dilation of the sliding window
+
+
+class ConvNaiveCache(NamedTuple):
+    xp: Array                   # the padded input: the loops read each window from it
+    weight: Array
+    has_bias: bool
+    geometry: _Geometry
+
+
 def _check_conv_args(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None) -> tuple[Array, Array, Array | None]:
     x, weight = as_array(x, "x"), as_array(weight, "weight")
     check_ndim(x, 4, "x", "(N, C_in, H, W)")
@@ -330,7 +345,7 @@ def _check_dout(dout: ArrayLike, expected: tuple[int, ...]) -> Array:
 
 
 def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, stride: IntPair = 1,
-           padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, tuple[Any, ...]]:
+           padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, ConvCache]:
     r"""2-D convolution layer (a cross-correlation), ``torch.nn.functional.conv2d`` without groups.
 
     .. math::
@@ -355,7 +370,7 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, strid
     -------
     out : ndarray of shape (N, C_out, OH, OW)
         ``OH = conv_output_size(H, kH, s_h, p_h, d_h)``, likewise ``OW``.
-    cache : tuple
+    cache : ConvCache
         ``(cols, weight, has_bias, geometry)``. The columns are kept because the weight gradient
         needs every receptive field again; rebuilding them would cost a second im2col, keeping them
         costs kH*kW times the input's memory.
@@ -372,10 +387,10 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, strid
     out = weight.reshape(weight.shape[0], -1) @ cols       # (C_out, K) @ (N, K, P) -> (N, C_out, P)
     if bias is not None:
         out += bias[:, None]
-    return out.reshape(x.shape[0], weight.shape[0], *g.out_hw), (cols, weight, bias is not None, g)
+    return out.reshape(x.shape[0], weight.shape[0], *g.out_hw), ConvCache(cols, weight, bias is not None, g)
 
 
-def conv2d_backward(dout: ArrayLike, cache: tuple[Any, ...]) -> tuple[Array, Array, Array | None]:
+def conv2d_backward(dout: ArrayLike, cache: ConvCache) -> tuple[Array, Array, Array | None]:
     r"""Gradients of :func:`conv2d`: ``(dx, dweight, dbias)`` (``dbias`` is ``None`` without bias).
 
     With :math:`\bar y` reshaped to ``(N, C_out, OH*OW)`` and :math:`w` to ``(C_out, K)``:
@@ -406,7 +421,7 @@ def conv2d_backward(dout: ArrayLike, cache: tuple[Any, ...]) -> tuple[Array, Arr
 
 
 def conv2d_naive(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, stride: IntPair = 1,
-                 padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, tuple[Any, ...]]:
+                 padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, ConvNaiveCache]:
     """Loop reference for :func:`conv2d` (same arguments and output): the seed notebook's
     ``np.sum(window * kernel)`` at every sample, output channel and position. For tests and the book."""
     x, weight, bias = _check_conv_args(x, weight, bias)
@@ -421,10 +436,10 @@ def conv2d_naive(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
                 for j in range(OW):
                     window = xp[n, :, i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
                     out[n, o, i, j] = np.sum(window * weight[o]) + (bias[o] if bias is not None else 0.0)
-    return out, (xp, weight, bias is not None, g)
+    return out, ConvNaiveCache(xp, weight, bias is not None, g)
 
 
-def conv2d_backward_naive(dout: ArrayLike, cache: tuple[Any, ...]) -> tuple[Array, Array, Array | None]:
+def conv2d_backward_naive(dout: ArrayLike, cache: ConvNaiveCache) -> tuple[Array, Array, Array | None]:
     """Loop reference for :func:`conv2d_backward`: each output ``y[n,o,i,j]`` sends
     ``dout[n,o,i,j] * weight[o]`` back to its window and ``dout[n,o,i,j] * window`` to ``dweight[o]``."""
     xp, weight, has_bias, g = cache
@@ -464,8 +479,27 @@ def _per_channel(g: _Geometry) -> _Geometry:
     return _Geometry((N * C, 1, H, W), g.kernel, g.stride, g.pads, g.dilation)
 
 
+class MaxPoolCache(NamedTuple):
+    argmax: np.ndarray          # (N*C, OH*OW): the winning tap of each window, an int per output
+    geometry: _Geometry         # the per-channel window geometry over (N*C, 1, H, W)
+    x_shape: tuple[int, ...]    # (N, C, H, W), to fold the gradient back
+
+
+class AvgPoolCache(NamedTuple):
+    divisor: Array              # (OH*OW,): how many cells each window averages
+    geometry: _Geometry
+    x_shape: tuple[int, ...]
+
+
+def _first_inside(g: _Geometry) -> np.ndarray:
+    """For each window, the first tap (row-major) that lies on a real pixel, not in the padding."""
+    H, W = g.x_shape[-2:]
+    inside = _im2col(np.ones((1, 1, H, W)), _Geometry((1, 1, H, W), g.kernel, g.stride, g.pads, g.dilation))
+    return inside[0].argmax(axis=0)          # (OH*OW,): argmax of 0/1 is the first 1
+
+
 def max_pool2d(x: ArrayLike, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
-               dilation: IntPair = 1) -> tuple[Array, tuple[np.ndarray, _Geometry, tuple[int, ...]]]:
+               dilation: IntPair = 1) -> tuple[Array, MaxPoolCache]:
     r"""Max pooling, ``torch.nn.functional.max_pool2d`` (``stride`` defaults to ``kernel_size``).
 
     :math:`y_{n,c,i,j} = \max_{u,v} x^{\mathrm{pad}}_{n,c,s_h i + d_h u, s_w j + d_w v}`, padding
@@ -474,9 +508,11 @@ def max_pool2d(x: ArrayLike, kernel_size: IntPair, stride: IntPair | None = None
     Returns
     -------
     out : ndarray of shape (N, C, OH, OW)
-    cache : ``(argmax, geometry, x.shape)`` — only the winning tap of each window (an int per output), since
-        the gradient goes to that one input: :math:`\bar x_{\text{winner}} \mathrel{+}= \bar y`.
-        Ties go to the first maximum in row-major window order, as in PyTorch.
+    cache : MaxPoolCache ``(argmax, geometry, x.shape)`` — only the winning tap of each window (an int
+        per output), since the gradient goes to that one input:
+        :math:`\bar x_{\text{winner}} \mathrel{+}= \bar y`. Ties go to the first maximum in
+        row-major window order, as in PyTorch; a window whose real pixels are all :math:`-\infty`
+        sends its gradient to its first real pixel (PyTorch's rule), never to a padding cell.
     """
     x = as_array(x, "x")
     g = _per_channel(_pool_geometry(x, kernel_size, stride, padding, dilation, "max"))
@@ -484,10 +520,14 @@ def max_pool2d(x: ArrayLike, kernel_size: IntPair, stride: IntPair | None = None
     cols = _im2col(x.reshape(N * C, 1, *x.shape[2:]), g, value=-np.inf)   # (N*C, kH*kW, P)
     arg = cols.argmax(axis=1)
     out = np.take_along_axis(cols, arg[:, None], axis=1)
-    return out.reshape(N, C, *g.out_hw), (arg, g, x.shape)
+    if any(g.pads):
+        dead = np.isneginf(out[:, 0])        # every real pixel -inf: the argmax may be a padding cell
+        if dead.any():
+            arg = np.where(dead, _first_inside(g), arg)
+    return out.reshape(N, C, *g.out_hw), MaxPoolCache(arg, g, x.shape)
 
 
-def max_pool2d_backward(dout: ArrayLike, cache: tuple[np.ndarray, _Geometry, tuple[int, ...]]) -> Array:
+def max_pool2d_backward(dout: ArrayLike, cache: MaxPoolCache) -> Array:
     r"""Route each upstream gradient to its window's arg-max; overlapping windows add up (col2im)."""
     arg, g, x_shape = cache
     NC, P = arg.shape
@@ -498,7 +538,7 @@ def max_pool2d_backward(dout: ArrayLike, cache: tuple[np.ndarray, _Geometry, tup
 
 
 def avg_pool2d(x: ArrayLike, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
-               count_include_pad: bool = True) -> tuple[Array, tuple[Array, _Geometry, tuple[int, ...]]]:
+               count_include_pad: bool = True) -> tuple[Array, AvgPoolCache]:
     r"""Average pooling, ``torch.nn.functional.avg_pool2d`` (``stride`` defaults to ``kernel_size``).
 
     :math:`y = \frac1{m}\sum_{u,v} x^{\mathrm{pad}}_{s_h i + u, s_w j + v}` with :math:`m = kH\,kW`
@@ -508,7 +548,7 @@ def avg_pool2d(x: ArrayLike, kernel_size: IntPair, stride: IntPair | None = None
     Returns
     -------
     out : ndarray of shape (N, C, OH, OW)
-    cache : ``(divisor, geometry, x.shape)`` — the backward spreads :math:`\bar y/m` evenly over the window.
+    cache : AvgPoolCache ``(divisor, geometry, x.shape)`` — the backward spreads :math:`\bar y/m` evenly over the window.
     """
     x = as_array(x, "x")
     g = _per_channel(_pool_geometry(x, kernel_size, stride, padding, 1, "avg"))
@@ -520,10 +560,10 @@ def avg_pool2d(x: ArrayLike, kernel_size: IntPair, stride: IntPair | None = None
         ones = _Geometry((1, 1, *x.shape[2:]), g.kernel, g.stride, g.pads, g.dilation)
         divisor = _im2col(np.ones((1, 1, *x.shape[2:])), ones)[0].sum(axis=0)
     out = cols.sum(axis=1) / divisor
-    return out.reshape(N, C, *g.out_hw), (divisor, g, x.shape)
+    return out.reshape(N, C, *g.out_hw), AvgPoolCache(divisor, g, x.shape)
 
 
-def avg_pool2d_backward(dout: ArrayLike, cache: tuple[Array, _Geometry, tuple[int, ...]]) -> Array:
+def avg_pool2d_backward(dout: ArrayLike, cache: AvgPoolCache) -> Array:
     r""":math:`\bar x` receives :math:`\bar y/m` from every window that contains it (col2im)."""
     divisor, g, x_shape = cache
     NC = g.x_shape[0]
@@ -533,7 +573,7 @@ def avg_pool2d_backward(dout: ArrayLike, cache: tuple[Array, _Geometry, tuple[in
 
 
 # --- modules --------------------------------------------------------------------------------
-class Conv2d(Module):
+class Conv2d(FunctionalModule):
     r"""``torch.nn.Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
     bias=True)``: see :func:`conv2d`.
 
@@ -541,6 +581,10 @@ class Conv2d(Module):
     PyTorch: ``kaiming_uniform_(a=sqrt(5))``, i.e. :math:`w, b \sim U(\pm 1/\sqrt{\text{fan\_in}})`
     with :math:`\text{fan\_in} = C_{in}\,kH\,kW`. No ``groups`` and only zero padding.
     """
+
+    _op, _op_backward = staticmethod(conv2d), staticmethod(conv2d_backward)
+    _params = ("weight", "bias")
+    _options = ("stride", "padding", "dilation")
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: IntPair = 1,
                  padding: Padding = 0, dilation: IntPair = 1, bias: bool = True,
@@ -556,40 +600,14 @@ class Conv2d(Module):
         if bias:
             bound = 1.0 / math.sqrt(init.calculate_fan_in_and_fan_out(self.weight)[0])
             self.bias = init.uniform_(Parameter(np.empty(out_channels)), -bound, bound, rng=rng)
-        self._cache: Any = None
-
-    def forward(self, x: ArrayLike) -> Array:
-        y, self._cache = conv2d(x, self.weight.data, None if self.bias is None else self.bias.data,
-                                self.stride, self.padding, self.dilation)
-        return y
-
-    def backward(self, dout: ArrayLike) -> Array:
-        dx, dw, db = conv2d_backward(dout, self._require_cache(self._cache))
-        self.weight.grad += dw
-        if self.bias is not None:
-            self.bias.grad += db
-        return dx
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}, dilation={self.dilation}, bias={self.bias is not None}")
 
 
-class _Pool(Module):
+class _Pool(FunctionalModule):
     """A parameter-free module around a functional pooling pair (the math lives there)."""
-
-    _op: Any
-    _op_backward: Any
-
-    def _args(self) -> tuple[Any, ...]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def forward(self, x: ArrayLike) -> Array:
-        y, self._cache = type(self)._op(x, *self._args())
-        return y
-
-    def backward(self, dout: ArrayLike) -> Array:
-        return type(self)._op_backward(dout, self._require_cache(self._cache))
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -599,14 +617,11 @@ class MaxPool2d(_Pool):
     """``torch.nn.MaxPool2d(kernel_size, stride=None, padding=0, dilation=1)``: see :func:`max_pool2d`."""
 
     _op, _op_backward = staticmethod(max_pool2d), staticmethod(max_pool2d_backward)
+    _options = ("kernel_size", "stride", "padding", "dilation")
 
     def __init__(self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
                  dilation: IntPair = 1) -> None:
         self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
-        self._cache: Any = None
-
-    def _args(self) -> tuple[Any, ...]:
-        return self.kernel_size, self.stride, self.padding, self.dilation
 
 
 class AvgPool2d(_Pool):
@@ -614,15 +629,12 @@ class AvgPool2d(_Pool):
     :func:`avg_pool2d`."""
 
     _op, _op_backward = staticmethod(avg_pool2d), staticmethod(avg_pool2d_backward)
+    _options = ("kernel_size", "stride", "padding", "count_include_pad")
 
     def __init__(self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
                  count_include_pad: bool = True) -> None:
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.count_include_pad = count_include_pad
-        self._cache: Any = None
-
-    def _args(self) -> tuple[Any, ...]:
-        return self.kernel_size, self.stride, self.padding, self.count_include_pad
 
 
 class Flatten(Module):

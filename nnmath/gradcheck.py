@@ -187,8 +187,8 @@ def check_vjp(forward: Callable[[], np.ndarray],
     return report
 
 
-def gradcheck(op: Callable[..., tuple[np.ndarray, Any]], op_backward: Callable[..., Any], *args: np.ndarray,
-              names: Sequence[str] | None = None, **kwargs: Any) -> GradcheckReport:
+def gradcheck(op: Callable[..., tuple[np.ndarray, Any]], op_backward: Callable[..., Any],
+              *args: np.ndarray | None, names: Sequence[str] | None = None, **kwargs: Any) -> GradcheckReport:
     """Gradient-check a functional pair ``out, cache = op(*args, **kwargs)`` /
     ``grads = op_backward(dout, cache)``.
 
@@ -196,6 +196,13 @@ def gradcheck(op: Callable[..., tuple[np.ndarray, Any]], op_backward: Callable[.
     are passed through unchanged (masks, strides, ``eps`` …). Options of :func:`check_vjp`
     (``eps`` is the op's own keyword, so the step is ``fd_eps``; also ``atol``, ``rtol``,
     ``seed``, ``fast``, ``raise_on_failure``) are taken out of ``kwargs`` first.
+
+    The backward must follow the package's convention — one gradient per differentiable
+    positional input of the forward, in order, ``None`` for an optional input that was omitted —
+    and this is checked, not patched up: an argument given as ``None`` (``nm.gradcheck(nm.linear,
+    nm.linear_backward, x, W, None)``) is passed to ``op`` as ``None`` and must get a ``None``
+    gradient, and every gradient past the given arguments (the optional inputs left at their
+    defaults) must be ``None``.
 
     Examples
     --------
@@ -207,10 +214,11 @@ def gradcheck(op: Callable[..., tuple[np.ndarray, Any]], op_backward: Callable[.
     opts = {k: kwargs.pop(k) for k in ("atol", "rtol", "seed", "fast", "raise_on_failure") if k in kwargs}
     if "fd_eps" in kwargs:
         opts["eps"] = kwargs.pop("fd_eps")
-    arrays = [np.array(a, dtype=np.float64, copy=True) for a in args]
+    arrays = [None if a is None else np.array(a, dtype=np.float64, copy=True) for a in args]
     names = list(names) if names is not None else [f"arg{i}" for i in range(len(arrays))]
     if len(names) != len(arrays):
         raise ValueError(f"gradcheck: {len(names)} names for {len(arrays)} inputs")
+    given = [i for i, a in enumerate(arrays) if a is not None]
     state: dict[str, Any] = {}
 
     def forward() -> np.ndarray:
@@ -220,12 +228,15 @@ def gradcheck(op: Callable[..., tuple[np.ndarray, Any]], op_backward: Callable[.
     def backward(dout: np.ndarray) -> Sequence[np.ndarray]:
         grads = op_backward(dout, state["cache"])
         grads = [grads] if isinstance(grads, np.ndarray) else list(grads)
-        # an optional input that was not passed (e.g. linear's bias) has gradient None: drop it
-        while len(grads) > len(arrays) and grads[-1] is None:
-            grads.pop()
-        return grads
+        if len(grads) < len(arrays):
+            raise ValueError(f"gradcheck: backward returned {len(grads)} gradients for {len(arrays)} inputs")
+        for i, g in enumerate(grads):
+            if (i >= len(arrays) or arrays[i] is None) and g is not None:
+                raise ValueError(f"gradcheck: backward returned a gradient at position {i} for an input "
+                                 "that was not given (it must be None)")
+        return [grads[i] for i in given]
 
-    return check_vjp(forward, backward, dict(zip(names, arrays)), **opts)
+    return check_vjp(forward, backward, {names[i]: arrays[i] for i in given}, **opts)
 
 
 def gradcheck_module(module: Module, *inputs: np.ndarray, names: Sequence[str] | None = None,

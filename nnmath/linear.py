@@ -17,20 +17,26 @@ nnmath stores ``W`` as ``(in, out)`` so that code reads like the derivation; PyT
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import Array, as_array, check_dim_match, check_ndim
 from . import init
-from .module import Module, Parameter
+from .module import FunctionalModule, Parameter
 from .rng import get_rng
 
-__all__ = ["linear", "linear_backward", "Linear"]
+__all__ = ["linear", "linear_backward", "Linear", "LinearCache"]
 
 
-def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike | None = None) -> tuple[Array, tuple[Array, Array, bool]]:
+class LinearCache(NamedTuple):
+    x: Array                    # the input: dW = x^T dy
+    W: Array                    # the weight: dx = dy W^T
+    has_bias: bool              # whether to return db or None
+
+
+def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike | None = None) -> tuple[Array, LinearCache]:
     r"""Affine map :math:`y = xW + b`.
 
     Parameters
@@ -42,7 +48,7 @@ def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike | None = None) -> tuple[Arra
     Returns
     -------
     y : ndarray of shape (..., D_out)
-    cache : ``(x, W, has_bias)`` — the backward needs ``x`` for :math:`\bar W` and ``W`` for
+    cache : LinearCache ``(x, W, has_bias)`` — the backward needs ``x`` for :math:`\bar W` and ``W`` for
         :math:`\bar x`.
     """
     x, W = as_array(x, "x"), as_array(W, "W")
@@ -56,10 +62,10 @@ def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike | None = None) -> tuple[Arra
         if b.shape != (W.shape[1],):
             raise ValueError(f"b must have shape ({W.shape[1]},) to match W.shape={W.shape}, got b.shape={b.shape}")
         y = y + b
-    return y, (x, W, b is not None)
+    return y, LinearCache(x, W, b is not None)
 
 
-def linear_backward(dout: ArrayLike, cache: tuple[Array, Array, bool]) -> tuple[Array, Array, Array | None]:
+def linear_backward(dout: ArrayLike, cache: LinearCache) -> tuple[Array, Array, Array | None]:
     r"""Gradients of :func:`linear`: ``(dx, dW, db)`` with
     :math:`\bar x = \bar y W^\top`, :math:`\bar W = x^\top \bar y`, :math:`\bar b = \sum_n \bar y_n`
     (``db`` is ``None`` when there was no bias)."""
@@ -76,7 +82,7 @@ def linear_backward(dout: ArrayLike, cache: tuple[Array, Array, bool]) -> tuple[
     return dx, dW, db
 
 
-class Linear(Module):
+class Linear(FunctionalModule):
     r"""``torch.nn.Linear(in_features, out_features, bias=True)``: :math:`y = xW + b`.
 
     Initialised like PyTorch: :math:`W, b \sim U(-1/\sqrt{D_{in}}, 1/\sqrt{D_{in}})`
@@ -91,6 +97,9 @@ class Linear(Module):
         Defaults to the package generator (:func:`~nnmath.rng.manual_seed`).
     """
 
+    _op, _op_backward = staticmethod(linear), staticmethod(linear_backward)
+    _params = ("weight", "bias")
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  rng: np.random.Generator | None = None) -> None:
         rng = get_rng(rng)
@@ -100,18 +109,6 @@ class Linear(Module):
                                             a=math.sqrt(5), rng=rng)
         bound = 1.0 / math.sqrt(in_features)
         self.bias = init.uniform_(Parameter(np.empty(out_features)), -bound, bound, rng=rng) if bias else None
-        self._cache: Any = None
-
-    def forward(self, x: ArrayLike) -> Array:
-        y, self._cache = linear(x, self.weight.data, None if self.bias is None else self.bias.data)
-        return y
-
-    def backward(self, dout: ArrayLike) -> Array:
-        dx, dW, db = linear_backward(dout, self._require_cache(self._cache))
-        self.weight.grad += dW
-        if self.bias is not None:
-            self.bias.grad += db
-        return dx
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -13,14 +13,14 @@ Fused forms are used where they are more stable *and* simpler: binary cross-entr
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import Array, as_array, check_ndim, check_same_shape
 from .activations import log_softmax, sigmoid
-from .module import Module
+from .module import FunctionalModule
 
 __all__ = [
     "mse_loss", "mse_loss_backward", "binary_cross_entropy_with_logits",
@@ -159,21 +159,17 @@ def cross_entropy_backward(dout: ArrayLike, cache: CrossEntropyCache) -> Array:
     return (p * y.sum(axis=1, keepdims=True) - y) * (g[:, None] if isinstance(g, np.ndarray) else g)
 
 
-class _Loss(Module):
-    _op: Any
-    _op_backward: Any
+class _Loss(FunctionalModule):
+    """A loss module: ``loss_fn(input, target)``; ``backward()`` starts from 1 (the loss is the objective)."""
+
+    _options = ("reduction",)
 
     def __init__(self, reduction: Reduction = "mean") -> None:
         self.reduction = reduction
-        self._cache: Any = None
-
-    def forward(self, input: ArrayLike, target: ArrayLike) -> Array:
-        loss, self._cache = type(self)._op(input, target, reduction=self.reduction)
-        return loss
 
     def backward(self, dout: ArrayLike = 1.0) -> Array:
         """Gradient w.r.t. ``input``; ``dout`` defaults to 1 (the loss is the objective)."""
-        return type(self)._op_backward(dout, self._require_cache(self._cache))
+        return super().backward(dout)
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
@@ -194,13 +190,11 @@ class CrossEntropyLoss(_Loss):
     """``torch.nn.CrossEntropyLoss(reduction='mean', label_smoothing=0.0)``: see :func:`cross_entropy`."""
     _op, _op_backward = staticmethod(cross_entropy), staticmethod(cross_entropy_backward)
 
+    _options = ("reduction", "label_smoothing")
+
     def __init__(self, reduction: Reduction = "mean", label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)
         self.label_smoothing = label_smoothing
-
-    def forward(self, input: ArrayLike, target: ArrayLike) -> Array:
-        loss, self._cache = cross_entropy(input, target, self.reduction, self.label_smoothing)
-        return loss
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}, label_smoothing={self.label_smoothing}"

@@ -10,19 +10,24 @@ an optimizer.
 nnmath differs from PyTorch in one deliberate way: there is no tape. ``backward(dout)`` must be
 called on the module that ran the matching ``forward``, with the gradient of the loss w.r.t. its
 output, and returns the gradient w.r.t. its input(s).
+
+Most layers are a :class:`FunctionalModule`: a functional pair plus the names of the parameters
+it passes to the op. Its ``forward`` calls the op and keeps the cache; its ``backward`` calls the
+op's backward, adds each parameter's gradient into ``.grad`` and returns the input gradient(s).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import as_array
 
-__all__ = ["Parameter", "Module", "Sequential", "parameters_to_vector", "vector_to_parameters"]
+__all__ = ["Parameter", "Module", "FunctionalModule", "Sequential", "parameters_to_vector",
+           "vector_to_parameters"]
 
 
 class Parameter:
@@ -98,10 +103,18 @@ class Module:
                 yield value
 
     def modules(self) -> Iterator[Module]:
-        """This module and all its descendants (depth first)."""
-        yield self
-        for child in self.children():
-            yield from child.modules()
+        """This module and all its descendants, depth first, each once — a module reachable along
+        two paths (shared, or held by a container and by its owner) is visited the first time only,
+        as ``torch.nn.Module.modules`` does."""
+        seen: set[int] = set()
+        stack: list[Module] = [self]
+        while stack:
+            m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield m
+            stack.extend(reversed(list(m.children())))
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """``(dotted_name, parameter)`` pairs; a parameter shared by two modules appears once."""
@@ -163,6 +176,54 @@ class Module:
         if cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         return cache
+
+
+class FunctionalModule(Module):
+    """A module around a functional pair ``out, cache = op(*inputs, *params, **options)`` /
+    ``grads = op_backward(dout, cache)`` — the math lives in the pair, this class only keeps the
+    cache and routes the gradients.
+
+    A subclass sets
+
+    * ``_op`` and ``_op_backward`` (as static methods);
+    * ``_params``: the names of its :class:`Parameter` attributes (or ``None``), passed to the op
+      after the inputs and in the op's order — ``("weight", "bias")`` for ``linear(x, W, b)``;
+    * ``_options``: attribute names passed to the op as keywords of the same name
+      (override :meth:`_kwargs` for anything else).
+
+    ``backward`` follows the package's convention: the op's backward returns one gradient per
+    differentiable positional input — the inputs' first, then the parameters' (``None`` for an
+    omitted one). The parameter gradients are added into ``.grad``; the input gradient is
+    returned (a tuple when the module has several differentiable inputs).
+    """
+
+    _op: ClassVar[Callable[..., Any]]
+    _op_backward: ClassVar[Callable[..., Any]]
+    _params: ClassVar[tuple[str, ...]] = ()
+    _options: ClassVar[tuple[str, ...]] = ()
+    _cache: Any = None
+
+    def _kwargs(self) -> dict[str, Any]:
+        """The op's keyword arguments: the attributes named in ``_options``."""
+        return {name: getattr(self, name) for name in self._options}
+
+    def _param_values(self) -> list[np.ndarray | None]:
+        return [None if p is None else p.data for p in (getattr(self, n) for n in self._params)]
+
+    def forward(self, *inputs: Any) -> Any:
+        out, self._cache = type(self)._op(*inputs, *self._param_values(), **self._kwargs())
+        return out
+
+    def backward(self, dout: ArrayLike) -> Any:
+        grads = type(self)._op_backward(dout, self._require_cache(self._cache))
+        if not self._params:
+            return grads
+        n_inputs = len(grads) - len(self._params)
+        for name, g in zip(self._params, grads[n_inputs:]):
+            p = getattr(self, name)
+            if p is not None:
+                p.grad += g
+        return grads[0] if n_inputs == 1 else tuple(grads[:n_inputs])
 
 
 class Sequential(Module):

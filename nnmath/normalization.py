@@ -61,7 +61,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import Array, as_array, check_ndim, check_same_shape
-from .module import Module, Parameter
+from .module import FunctionalModule, Parameter
 
 __all__ = [
     "batch_norm", "batch_norm_backward", "batch_norm_backward_staged",
@@ -69,7 +69,7 @@ __all__ = [
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "NormCache",
 ]
 
-Grads = Array | tuple[Array, ...]
+Grads = tuple[Array, Array | None, Array | None]
 
 
 class NormCache(NamedTuple):
@@ -137,12 +137,6 @@ def _normalize_backward(dxhat: Array, cache: NormCache) -> Array:
                          - xhat * np.mean(dxhat * xhat, axis=axes, keepdims=True))
 
 
-def _pack(dx: Array, dgamma: Array | None, dbeta: Array | None) -> Grads:
-    """One gradient per array the forward was given: ``dx`` alone without affine parameters."""
-    grads = [dx] + [g for g in (dgamma, dbeta) if g is not None]
-    return dx if len(grads) == 1 else tuple(grads)
-
-
 # --- batch normalization ----------------------------------------------------------------------
 def batch_norm(x: ArrayLike, gamma: ArrayLike | None = None, beta: ArrayLike | None = None, eps: float = 1e-5, *,
                running_mean: np.ndarray | None = None, running_var: np.ndarray | None = None,
@@ -192,6 +186,9 @@ def batch_norm(x: ArrayLike, gamma: ArrayLike | None = None, beta: ArrayLike | N
     gamma = _check_param(gamma, (C,), "gamma", x, "C = x.shape[1]")
     beta = _check_param(beta, (C,), "beta", x, "C = x.shape[1]")
     for name, r in (("running_mean", running_mean), ("running_var", running_var)):
+        if r is not None and not (isinstance(r, np.ndarray) and r.dtype.kind == "f"):
+            raise TypeError(f"{name} must be a floating-point ndarray (training mode updates it in place), "
+                            f"got {type(r).__name__} of dtype={np.asarray(r).dtype}")
         _check_param(r, (C,), name, x, "C = x.shape[1]")
     axes = (0,) + tuple(range(2, x.ndim))
     view = (1, C) + (1,) * (x.ndim - 2)
@@ -231,11 +228,12 @@ def batch_norm_backward(dout: ArrayLike, cache: NormCache) -> Grads:
 
     Returns
     -------
-    dx : ndarray, same shape as ``x`` — alone when neither ``gamma`` nor ``beta`` was given;
-        otherwise the tuple ``(dx, dgamma, dbeta)`` restricted to the arrays that were given.
+    (dx, dgamma, dbeta)
+        ``dx`` has the shape of ``x``; ``dgamma`` and ``dbeta`` are ``None`` when ``gamma`` or
+        ``beta`` was not given (the package's convention: one gradient per positional input).
     """
     _, dxhat, dgamma, dbeta = _affine_backward(dout, cache)
-    return _pack(_normalize_backward(dxhat, cache), dgamma, dbeta)
+    return _normalize_backward(dxhat, cache), dgamma, dbeta
 
 
 def batch_norm_backward_staged(dout: ArrayLike, cache: NormCache) -> Grads:
@@ -273,7 +271,7 @@ def batch_norm_backward_staged(dout: ArrayLike, cache: NormCache) -> Grads:
     direct = dxhat * rstd
     via_var = dvar * 2.0 * xc / m
     via_mean = dmu / m
-    return _pack(direct + via_var + via_mean, dgamma, dbeta)
+    return direct + via_var + via_mean, dgamma, dbeta
 
 
 # --- layer normalization ----------------------------------------------------------------------
@@ -328,16 +326,19 @@ def layer_norm_backward(dout: ArrayLike, cache: NormCache) -> Grads:
     the normalized (trailing) axes of each example and :math:`\bar\gamma,\bar\beta` summed over the
     leading axes.
 
-    Returns ``dx`` alone without affine parameters, otherwise ``(dx, dgamma, dbeta)`` restricted
-    to the arrays that were given.
+    Returns ``(dx, dgamma, dbeta)``, with ``None`` for a ``gamma`` or ``beta`` that was not given.
     """
     _, dxhat, dgamma, dbeta = _affine_backward(dout, cache)
-    return _pack(_normalize_backward(dxhat, cache), dgamma, dbeta)
+    return _normalize_backward(dxhat, cache), dgamma, dbeta
 
 
 # --- modules ----------------------------------------------------------------------------------
-class _BatchNorm(Module):
-    """Shared body of :class:`BatchNorm1d` and :class:`BatchNorm2d` (as ``torch.nn.modules.batchnorm._BatchNorm``)."""
+class _BatchNorm(FunctionalModule):
+    """Shared body of :class:`BatchNorm1d` and :class:`BatchNorm2d` (as ``torch.nn.modules.batchnorm._BatchNorm``):
+    :func:`batch_norm` with the module's parameters, plus what is its own — the running statistics."""
+
+    _op, _op_backward = staticmethod(batch_norm), staticmethod(batch_norm_backward)
+    _params = ("weight", "bias")
 
     _ndims: tuple[int, ...] = ()
     _layout = ""
@@ -351,7 +352,6 @@ class _BatchNorm(Module):
         self.running_mean: np.ndarray | None = np.zeros(num_features) if track_running_stats else None
         self.running_var: np.ndarray | None = np.ones(num_features) if track_running_stats else None
         self.num_batches_tracked = 0
-        self._cache: Any = None
 
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, counter 0 (PyTorch's initial state)."""
@@ -366,28 +366,21 @@ class _BatchNorm(Module):
         if x.shape[1] != self.num_features:
             raise ValueError(f"x has {x.shape[1]} channels on axis 1 (x.shape={x.shape}) but "
                              f"{type(self).__name__} was built for num_features={self.num_features}")
-        use_batch_stats = self.training or not self.track_running_stats
-        factor = 0.0
         if self.training and self.track_running_stats:
             self.num_batches_tracked += 1
-            # momentum=None: cumulative moving average, as PyTorch
-            factor = 1.0 / self.num_batches_tracked if self.momentum is None else self.momentum
-        update = self.training and self.track_running_stats
-        out, self._cache = batch_norm(
-            x, None if self.weight is None else self.weight.data, None if self.bias is None else self.bias.data,
-            self.eps, running_mean=self.running_mean if (update or not use_batch_stats) else None,
-            running_var=self.running_var if (update or not use_batch_stats) else None,
-            training=use_batch_stats, momentum=factor)
-        return out
+        return super().forward(x)
 
-    def backward(self, dout: ArrayLike) -> Array:
-        grads = batch_norm_backward(dout, self._require_cache(self._cache))
-        if not self.affine:
-            return grads
-        dx, dgamma, dbeta = grads
-        self.weight.grad += dgamma
-        self.bias.grad += dbeta
-        return dx
+    def _kwargs(self) -> dict[str, Any]:
+        """Batch statistics in training mode (updating the running ones) or without running
+        statistics; the running statistics in evaluation mode."""
+        use_batch_stats = self.training or not self.track_running_stats
+        update = self.training and self.track_running_stats
+        # momentum=None: cumulative moving average, as PyTorch
+        factor = 1.0 / max(self.num_batches_tracked, 1) if self.momentum is None else self.momentum
+        stats = update or not use_batch_stats
+        return dict(eps=self.eps, running_mean=self.running_mean if stats else None,
+                    running_var=self.running_var if stats else None, training=use_batch_stats,
+                    momentum=factor if update else 0.0)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
@@ -432,7 +425,7 @@ class BatchNorm2d(_BatchNorm):
     _layout = "(N, C, H, W)"
 
 
-class LayerNorm(Module):
+class LayerNorm(FunctionalModule):
     r"""``torch.nn.LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True)``.
 
     Normalizes every example over its trailing ``normalized_shape`` axes (see :func:`layer_norm`).
@@ -446,28 +439,16 @@ class LayerNorm(Module):
         Zeros at creation; ``None`` when ``elementwise_affine=False`` or ``bias=False``.
     """
 
+    _op, _op_backward = staticmethod(layer_norm), staticmethod(layer_norm_backward)
+    _params = ("weight", "bias")
+    _options = ("eps", "normalized_shape")
+
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True) -> None:
         self.normalized_shape = _as_shape(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         self.weight = Parameter(np.ones(self.normalized_shape)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(self.normalized_shape)) if elementwise_affine and bias else None
-        self._cache: Any = None
-
-    def forward(self, x: ArrayLike) -> Array:
-        out, self._cache = layer_norm(x, None if self.weight is None else self.weight.data,
-                                      None if self.bias is None else self.bias.data, self.eps,
-                                      normalized_shape=self.normalized_shape)
-        return out
-
-    def backward(self, dout: ArrayLike) -> Array:
-        grads = layer_norm_backward(dout, self._require_cache(self._cache))
-        if isinstance(grads, np.ndarray):
-            return grads
-        dx, *pgrads = grads
-        for p, g in zip([p for p in (self.weight, self.bias) if p is not None], pgrads):
-            p.grad += g
-        return dx
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

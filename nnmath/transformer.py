@@ -10,8 +10,8 @@ r"""The pieces of a transformer encoder: positions, token embeddings and the enc
   inside a residual connection, with layer normalization after the addition (Post-LN, the
   original transformer and PyTorch's default) or at the start of each branch (Pre-LN,
   ``norm_first=True``). It is assembled from :class:`~nnmath.attention.MultiheadAttention`,
-  :class:`~nnmath.linear.Linear`, :class:`~nnmath.normalization.LayerNorm` and :class:`~nnmath.residual.Residual`, so its
-  backward pass is nothing but theirs, chained.
+  :class:`~nnmath.linear.Linear` and :class:`~nnmath.normalization.LayerNorm`, so its backward pass is
+  nothing but theirs, chained, plus the identity path of each residual addition.
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ from ._checks import Array, as_array
 from .activations import GELU, ReLU
 from .attention import MultiheadAttention
 from .linear import Linear
-from .module import Module, Parameter, Sequential
+from .module import Module, Parameter
 from .normalization import LayerNorm
-from .residual import Residual
 from .rng import get_rng
 
 __all__ = [
@@ -165,25 +164,6 @@ class Embedding(Module):
 
 
 # --- the encoder layer ----------------------------------------------------------------------
-class _SelfAttention(Module):
-    """The branch ``x -> MHA(x, x, x)`` as a one-input module (what :class:`Residual` wraps).
-
-    The masks are set by :class:`TransformerEncoderLayer` before each forward. Since ``x`` feeds
-    the query, key and value projections, its gradient is the sum of the three.
-    """
-
-    def __init__(self, mha: MultiheadAttention) -> None:
-        self.mha = mha
-        self.masks: dict[str, Any] = {}
-
-    def forward(self, x: ArrayLike) -> Array:
-        return self.mha(x, x, x, **self.masks)
-
-    def backward(self, dout: ArrayLike) -> Array:
-        dq, dk, dv = self.mha.backward(dout)
-        return dq + dk + dv
-
-
 class TransformerEncoderLayer(Module):
     r"""``torch.nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout=0,
     activation, norm_first, batch_first=True)``.
@@ -217,8 +197,8 @@ class TransformerEncoderLayer(Module):
     -----
     The sub-modules carry PyTorch's names — ``self_attn``, ``linear1``, ``linear2``, ``norm1``,
     ``norm2`` — so parameters map one to one (transposing the weights, nnmath's ``(in, out)``
-    layout). The residual wiring around them (:class:`~nnmath.residual.Residual` blocks) is kept in a
-    plain dict, so each parameter appears once, under that name. Differences from PyTorch: no
+    layout). As in PyTorch, the wiring is written out in ``forward`` (``_sa_block``, ``_ff_block``)
+    and the masks are passed to the self-attention block as arguments. Differences from PyTorch: no
     dropout, always batch-first ``(B, L, E)``, and masks as in :class:`~nnmath.attention.MultiheadAttention`
     (``src_mask`` True = blocked, ``src_key_padding_mask`` True = padding).
     """
@@ -238,23 +218,44 @@ class TransformerEncoderLayer(Module):
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias, rng=rng)
         self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        sa = _SelfAttention(self.self_attn)
-        ff = Sequential(self.linear1, self.activation, self.linear2)     # the position-wise MLP
-        if norm_first:   # x + SA(LN1(x)), then h + FF(LN2(h))
-            block = Sequential(Residual(Sequential(self.norm1, sa)), Residual(Sequential(self.norm2, ff)))
-        else:            # LN1(x + SA(x)), then LN2(h + FF(h))
-            block = Sequential(Residual(sa), self.norm1, Residual(ff), self.norm2)
-        self._wiring = {"self_attention": sa, "block": block}
 
     def forward(self, src: ArrayLike, src_mask: ArrayLike | None = None,
                 src_key_padding_mask: ArrayLike | None = None, is_causal: bool = False) -> Array:
         """``(B, L, d_model)`` → ``(B, L, d_model)``; masks as in :class:`~nnmath.attention.MultiheadAttention`."""
-        self._wiring["self_attention"].masks = dict(attn_mask=src_mask, key_padding_mask=src_key_padding_mask, is_causal=is_causal)
-        return self._wiring["block"](src)
+        x = as_array(src, "src")
+        if self.norm_first:   # h = x + SA(LN1(x)), y = h + FF(LN2(h))
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            return x + self._ff_block(self.norm2(x))
+        # Post-LN: h = LN1(x + SA(x)), y = LN2(h + FF(h))
+        x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+        return self.norm2(x + self._ff_block(x))
+
+    def _sa_block(self, x: Array, attn_mask: ArrayLike | None, key_padding_mask: ArrayLike | None,
+                  is_causal: bool) -> Array:
+        return self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                              is_causal=is_causal)
+
+    def _ff_block(self, x: Array) -> Array:
+        return self.linear2(self.activation(self.linear1(x)))
+
+    def _ff_block_backward(self, dout: Array) -> Array:
+        return self.linear1.backward(self.activation.backward(self.linear2.backward(dout)))
 
     def backward(self, dout: ArrayLike) -> Array:
-        """Gradient w.r.t. ``src``; accumulates every parameter's gradient."""
-        return self._wiring["block"].backward(dout)
+        """Gradient w.r.t. ``src``; accumulates every parameter's gradient.
+
+        Each residual addition sends the upstream gradient both ways, straight on and through its
+        branch; self-attention's input fed the query, key and value projections, so its gradient
+        is the sum of the three that ``self_attn.backward`` returns.
+        """
+        dout = as_array(dout, "dout")
+        if self.norm_first:   # y = h + FF(LN2(h)), h = x + SA(LN1(x))
+            dh = dout + self.norm2.backward(self._ff_block_backward(dout))
+            return dh + self.norm1.backward(sum(self.self_attn.backward(dh)))
+        dh = self.norm2.backward(dout)                  # y = LN2(h + FF(h))
+        dh = dh + self._ff_block_backward(dh)
+        dx = self.norm1.backward(dh)                    # h = LN1(x + SA(x))
+        return dx + sum(self.self_attn.backward(dx))
 
     def extra_repr(self) -> str:
         return f"norm_first={self.norm_first}"

@@ -149,7 +149,8 @@ class VisionTransformer(Module):
     Notes
     -----
     Each encoder layer is :class:`~nnmath.transformer.TransformerEncoderLayer` with ``norm_first=True`` (Pre-LN,
-    as in ViT) and GELU. Initialisation as torchvision: class token zeros, position embeddings
+    as in ViT) and GELU; every LayerNorm has ``eps=1e-6``, torchvision's value (PyTorch's default
+    is 1e-5). Initialisation as torchvision: class token zeros, position embeddings
     :math:`\mathcal N(0, 0.02^2)`. ``forward`` caches only the token count and pooling mode; every
     sub-module caches its own inputs.
     """
@@ -168,8 +169,9 @@ class VisionTransformer(Module):
         self.class_token = Parameter(np.zeros((1, 1, hidden_dim)))
         self.pos_embedding = init.normal_(Parameter(np.zeros((1, self.seq_length, hidden_dim))), std=0.02, rng=rng)
         self.encoder_layers = [TransformerEncoderLayer(hidden_dim, num_heads, mlp_dim, activation="gelu",
-                                                       norm_first=True, rng=rng) for _ in range(num_layers)]
-        self.ln = LayerNorm(hidden_dim)
+                                                       layer_norm_eps=1e-6, norm_first=True, rng=rng)
+                               for _ in range(num_layers)]
+        self.ln = LayerNorm(hidden_dim, eps=1e-6)
         self.heads = Linear(hidden_dim, num_classes, rng=rng)
         self._cache: Any = None
 

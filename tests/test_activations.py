@@ -263,3 +263,17 @@ def test_module_reprs():
     assert repr(nm.GELU("tanh")) == "GELU(approximate='tanh')"
     assert repr(nm.Softmax(dim=0)) == "Softmax(dim=0)"
     assert repr(nm.Sigmoid()) == "Sigmoid()"
+
+
+# --- NaN, as PyTorch ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("op,back,kw", [(nm.relu, nm.relu_backward, {}), (nm.leaky_relu, nm.leaky_relu_backward, {})])
+def test_relu_family_propagates_nan_like_torch(op, back, kw, th):
+    x = np.array([-1.0, np.nan, 0.0, 2.0])
+    out, cache = op(x, **kw)
+    xt = th.T(x, grad=True)
+    yt = getattr(th.F, op.__name__)(xt)
+    np.testing.assert_array_equal(out, yt.detach().numpy())          # NaN where torch has NaN
+    assert np.isnan(out[1])
+    yt.backward(th.T(np.ones(4)))
+    np.testing.assert_array_equal(back(np.ones(4), cache), xt.grad.numpy())
+    assert np.isnan(nm.autodiff.relu(nm.Tensor(x)).data[1])         # the engine propagates it too

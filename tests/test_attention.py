@@ -416,3 +416,56 @@ def test_mha_default_init_matches_torch_statistics():
     assert np.abs(mha.in_proj_weight.data).max() > 0.95 * bound
     assert np.all(mha.in_proj_bias.data == 0) and np.all(mha.out_proj.bias.data == 0)
     assert np.abs(mha.out_proj.weight.data).max() <= 1 / 8
+
+
+# --- edge cases a PyTorch user hits ---------------------------------------------------------
+@pytest.mark.parametrize("L,S", [(3, 5), (5, 3), (1, 4), (4, 1)])
+def test_is_causal_with_l_not_s_is_top_left_aligned_as_torch(L, S, th):
+    rng = _rng()
+    q, k, v = _qkv(rng, batch=(2,), L=L, S=S)
+    np.testing.assert_array_equal(nm.causal_mask(L, S), th.torch.ones(L, S).tril(0).bool().numpy())
+    out, cache = nm.scaled_dot_product_attention(q, k, v, is_causal=True)
+    tq, tk, tv = (th.T(a, grad=True) for a in (q, k, v))
+    tout = th.F.scaled_dot_product_attention(tq, tk, tv, is_causal=True)
+    th.close(out, tout, rtol=1e-12, atol=1e-13)
+    dout = rng.standard_normal(out.shape)
+    tout.backward(th.T(dout))
+    for g, t in zip(nm.scaled_dot_product_attention_backward(dout, cache), (tq, tk, tv)):
+        th.close(g, t.grad, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("op", [SDPA, NAIVE], ids=["fast", "naive"])
+def test_zero_keys_give_zeros_as_torch(op, th):
+    rng = _rng()
+    q, k, v = _qkv(rng, batch=(2,), L=3, S=0, d=4, dv=2)
+    out, cache = op[0](q, k, v)
+    tout = th.F.scaled_dot_product_attention(th.T(q), th.T(k), th.T(v))
+    assert out.shape == (2, 3, 2)
+    th.close(out, tout)
+    np.testing.assert_array_equal(out, 0.0)
+    dq, dk, dv = op[1](rng.standard_normal(out.shape), cache)
+    assert dq.shape == q.shape and dk.shape == k.shape == (2, 0, 4) and dv.shape == (2, 0, 2)
+    np.testing.assert_array_equal(dq, 0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_integer_attn_mask_is_rejected_by_name(dtype):
+    """PyTorch rejects integer masks; silently adding 0/1 to the scores would be wrong either way."""
+    q, k, v = _qkv(_rng())
+    mask = np.ones((4, 5), dtype=dtype)
+    with pytest.raises(TypeError, match=r"attn_mask must be boolean or floating, got dtype=.*astype\(bool\)"):
+        nm.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    mha = nm.MultiheadAttention(6, 2, rng=_rng())
+    x = _rng().standard_normal((2, 5, 6))
+    with pytest.raises(TypeError, match=r"attn_mask must be boolean or floating, got dtype="):
+        mha(x, x, x, attn_mask=np.zeros((5, 5), dtype=dtype))
+    with pytest.raises(TypeError, match=r"key_padding_mask must be boolean or floating, got dtype="):
+        mha(x, x, x, key_padding_mask=np.zeros((2, 5), dtype=dtype))
+
+
+def test_mha_has_no_swappable_attention():
+    mha = nm.MultiheadAttention(4, 2, rng=_rng())
+    assert not hasattr(mha, "_attention") and not hasattr(mha, "_attention_backward")
+    x = _rng().standard_normal((1, 3, 4))
+    mha(x, x, x)
+    assert mha.attn_weights.shape == (1, 2, 3, 3)

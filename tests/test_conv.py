@@ -457,3 +457,20 @@ def test_pool_and_flatten_modules():
     assert nm.Flatten(0, 1)(x).shape == (6, 6, 4)
     with pytest.raises(ValueError, match="start_dim=2 comes after end_dim=1"):
         nm.Flatten(2, 1)(x)
+
+
+# --- edge cases a PyTorch user hits --------------------------------------------------------------
+@pytest.mark.parametrize("k,p,d", [(3, 1, 1), (2, 1, 1), (3, 1, 2), ((3, 2), (1, 1), 1)])
+def test_max_pool_all_neg_inf_window_routes_to_first_real_pixel_like_torch(k, p, d, th):
+    """A window whose real pixels are all -inf: the padding (-inf too) must not win the argmax."""
+    x = np.full((1, 2, 5, 5), -np.inf)
+    x[0, 1, 2:, 2:] = np.arange(9.0).reshape(3, 3)            # the second channel has real values too
+    y, cache = nm.max_pool2d(x, k, 1, p, d)
+    xt = th.T(x, grad=True)
+    yt = th.F.max_pool2d(xt, k, 1, p, d)
+    np.testing.assert_array_equal(y, yt.detach().numpy())
+    dout = np.random.default_rng(0).standard_normal(y.shape)
+    yt.backward(th.T(dout))
+    g = nm.max_pool2d_backward(dout, cache)
+    np.testing.assert_allclose(g, xt.grad.numpy(), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(g.sum(), dout.sum(), rtol=1e-12)   # no window's gradient is dropped

@@ -153,8 +153,10 @@ def test_non_finite_output_and_gradient_are_reported():
 
 
 def test_wrong_number_or_shape_of_gradients():
-    with pytest.raises(ValueError, match="backward returned 2 gradients for 1 inputs"):
+    with pytest.raises(ValueError, match="a gradient at position 1 for an input that was not given"):
         nm.gradcheck(nm.tanh, lambda d, c: (d, d), np.ones(3))
+    with pytest.raises(ValueError, match="backward returned 1 gradients for 2 inputs"):
+        nm.gradcheck(nm.linear, lambda d, c: nm.linear_backward(d, c)[:1], np.ones((2, 3)), np.ones((3, 2)))
     with pytest.raises(ValueError, match=r"gradient for 'arg0' has shape \(2,\), input has \(3,\)"):
         nm.gradcheck(nm.tanh, lambda d, c: d[:2], np.ones(3))
     with pytest.raises(ValueError, match="2 names for 1 inputs"):
@@ -227,3 +229,16 @@ def test_report_is_readable(rng):
     rows = r.rows()
     assert [row["name"] for row in rows] == ["x", "W"] and all(row["passed"] for row in rows)
     assert r.max_abs_error <= 1e-8 and r.max_rel_error <= 1e-7
+
+
+def test_omitted_optional_inputs_are_checked_not_dropped(rng):
+    """The convention: one gradient per positional input, None for an omitted optional one."""
+    x, W, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    for args in [(x, W), (x, W, None), (x, W, b)]:
+        report = nm.gradcheck(nm.linear, nm.linear_backward, *args)
+        assert report.passed and len(report.checks) == sum(a is not None for a in args)
+    gamma = rng.standard_normal(3)
+    report = nm.gradcheck(nm.batch_norm, nm.batch_norm_backward, x, None, gamma, names=["x", "gamma", "beta"])
+    assert [c.name for c in report.checks] == ["x", "beta"]
+    with pytest.raises(ValueError, match="a gradient at position 2 for an input that was not given"):
+        nm.gradcheck(nm.linear, lambda d, c: (*nm.linear_backward(d, c)[:2], np.zeros(2)), x, W)

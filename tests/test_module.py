@@ -176,3 +176,40 @@ def test_sgd_rejects_bad_arguments():
         nm.SGD(p, lr=-1)
     with pytest.raises(ValueError, match="Nesterov momentum requires momentum > 0"):
         nm.SGD(p, lr=0.1, nesterov=True)
+
+
+# --- the wrapper base and traversal ------------------------------------------------------------
+def test_modules_visits_a_shared_module_once():
+    shared = nm.Linear(3, 3, rng=np.random.default_rng(0))
+    model = nm.Sequential(shared, nm.ReLU(), shared)
+    assert [type(m).__name__ for m in model.modules()] == ["Sequential", "Linear", "ReLU"]
+    layer = nm.TransformerEncoderLayer(4, 2, 8, rng=np.random.default_rng(0))
+    mods = list(layer.modules())
+    assert len(mods) == len({id(m) for m in mods})
+    names = [n for n, _ in layer.named_parameters()]
+    assert names[:2] == ["self_attn.in_proj_weight", "self_attn.in_proj_bias"] and len(names) == len(set(names))
+
+
+class _Scale(nm.FunctionalModule):
+    """A toy wrapper: y = x * w (one input, one parameter), written as a functional pair."""
+
+    _op = staticmethod(lambda x, w, power=1: (x * w**power, (x, w, power)))
+    _op_backward = staticmethod(lambda d, c: (d * c[1] ** c[2], np.sum(d * c[0] * c[2] * c[1] ** (c[2] - 1))))
+    _params = ("weight",)
+    _options = ("power",)
+
+    def __init__(self) -> None:
+        self.weight, self.power = nm.Parameter(np.array(1.5)), 2
+
+
+def test_functional_module_routes_gradients_and_accumulates():
+    m = _Scale()
+    x = np.array([1.0, 2.0])
+    np.testing.assert_array_equal(m(x), x * 2.25)
+    dx = m.backward(np.ones(2))
+    m(x)
+    m.backward(np.ones(2))
+    np.testing.assert_array_equal(dx, [2.25, 2.25])
+    assert float(m.weight.grad) == 2 * (3.0 * 2 * 1.5)          # accumulated over two backward passes
+    with pytest.raises(RuntimeError, match="_Scale.backward called before forward"):
+        _Scale().backward(np.ones(2))

@@ -20,10 +20,6 @@ def _rng() -> np.random.Generator:
     return np.random.default_rng(SEED)
 
 
-def _as_tuple(g):
-    return g if isinstance(g, tuple) else (g,)
-
-
 def _affine_args(rng, shape, which):
     C = shape[1]
     x = rng.standard_normal(shape) * 2.0 + 0.5
@@ -105,9 +101,14 @@ def test_staged_equals_compact(shape, which):
     rng = _rng()
     out, cache = nm.batch_norm(*_affine_args(rng, shape, which))
     dout = rng.standard_normal(shape)
-    for a, b in zip(_as_tuple(nm.batch_norm_backward(dout, cache)),
-                    _as_tuple(nm.batch_norm_backward_staged(dout, cache))):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    compact, staged = nm.batch_norm_backward(dout, cache), nm.batch_norm_backward_staged(dout, cache)
+    assert len(compact) == len(staged) == 3          # (dx, dgamma, dbeta), None where not given
+    omitted = {"none": (1, 2), "gamma": (2,), "both": ()}[which]
+    for i, (a, b) in enumerate(zip(compact, staged)):
+        if i in omitted:
+            assert a is None and b is None
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("shape", LAYOUTS)
@@ -153,7 +154,7 @@ def test_scaling_the_preceding_weights(norm):
     for a in (1.0, 7.5):
         h, lcache = nm.linear(x, a * W)
         y, cache = op(h, eps=0.0)
-        dW = nm.linear_backward(op_backward(dout, cache), lcache)[1]
+        dW = nm.linear_backward(op_backward(dout, cache)[0], lcache)[1]
         results.append((y, dW))
     (y1, dW1), (y2, dW2) = results
     np.testing.assert_allclose(y2, y1, rtol=1e-12, atol=1e-12)
@@ -238,7 +239,7 @@ def test_zero_variance_features_are_finite(value):
     dx, dg, db = nm.batch_norm_backward(np.ones_like(x), cache)
     assert np.all(np.isfinite(dx)) and np.all(np.isfinite(dg))
     out, cache = nm.layer_norm(x, normalized_shape=(2, 2))
-    assert np.all(np.isfinite(out)) and np.all(np.isfinite(nm.layer_norm_backward(np.ones_like(x), cache)))
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(nm.layer_norm_backward(np.ones_like(x), cache)[0]))
 
 
 @pytest.mark.parametrize("scale", [1e-100, 1e-3, 1e100])
@@ -387,3 +388,13 @@ def test_functional_forms_match_torch():
     np.testing.assert_allclose(rv, trv.numpy(), rtol=1e-12)
     out, _ = nm.layer_norm(x, normalized_shape=(2, 2))
     np.testing.assert_allclose(out, F.layer_norm(torch.tensor(x), (2, 2)).numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("which", ["running_mean", "running_var"])
+def test_integer_running_stats_are_rejected_by_name(which, training):
+    x = _rng().standard_normal((4, 3))
+    stats = {"running_mean": np.zeros(3), "running_var": np.ones(3)}
+    stats[which] = stats[which].astype(np.int64)
+    with pytest.raises(TypeError, match=rf"{which} must be a floating-point ndarray .* dtype=int64"):
+        nm.batch_norm(x, training=training, **stats)

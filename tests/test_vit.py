@@ -132,12 +132,12 @@ def test_vit_torch_parity(pool):
     tcls, tpos = T(model.class_token.data), T(model.pos_embedding.data)
     tlayers = []
     for layer in model.encoder_layers:
-        t = torch.nn.TransformerEncoderLayer(D, 2, 6, dropout=0.0, activation="gelu", norm_first=True,
-                                             batch_first=True, dtype=torch.float64)
+        t = torch.nn.TransformerEncoderLayer(D, 2, 6, dropout=0.0, activation="gelu", layer_norm_eps=1e-6,
+                                             norm_first=True, batch_first=True, dtype=torch.float64)
         t.load_state_dict({n: torch.tensor(p.data.T if p.data.ndim == 2 else p.data)
                            for n, p in layer.named_parameters()})
         tlayers.append(t)
-    tln = torch.nn.LayerNorm(D, dtype=torch.float64)
+    tln = torch.nn.LayerNorm(D, eps=1e-6, dtype=torch.float64)   # torchvision's eps, in every LayerNorm
     thead = torch.nn.Linear(D, 3, dtype=torch.float64)
     with torch.no_grad():
         thead.weight.copy_(torch.tensor(model.heads.weight.data.T))
@@ -163,3 +163,9 @@ def test_vit_torch_parity(pool):
             np.testing.assert_allclose(p.grad, g.T if g.ndim == 2 else g, err_msg=name, **tol)
     model.zero_grad()
     np.testing.assert_allclose(model.backward(dout), tx.grad.numpy(), **tol)
+
+
+def test_every_layer_norm_has_torchvisions_eps():
+    vit = nm.VisionTransformer(8, 4, num_layers=2, num_heads=2, hidden_dim=8, mlp_dim=16, rng=_rng())
+    eps = [m.eps for m in vit.modules() if isinstance(m, nm.LayerNorm)]
+    assert len(eps) == 2 * 2 + 1 and set(eps) == {1e-6}
