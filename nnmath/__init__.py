@@ -30,6 +30,7 @@ from .autodiff import *  # noqa: F403
 from .claims import *  # noqa: F403
 from .clipping import *  # noqa: F403
 from .conv import *  # noqa: F403
+from .counting import *  # noqa: F403
 from .diagnostics import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .ensemble import *  # noqa: F403
