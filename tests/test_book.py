@@ -15,7 +15,9 @@ from urllib.parse import unquote, urlparse
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import BOOK, Build
+from conftest import BOOK, ROOT, Build
+
+ROOT_DIR = ROOT
 
 pytestmark = pytest.mark.build
 
@@ -187,3 +189,48 @@ def test_no_change_rebuild_executes_nothing(built_book: Build) -> None:
     assert again.returncode == 0, again.log[-5000:]
     assert again.executed == [], f"re-executed without a change: {again.executed}"
     assert "0 added, 0 changed, 0 removed" in again.log or "no targets are out of date" in again.log
+
+
+# --- claims ------------------------------------------------------------------------------------------
+def claims_rows(build: Build) -> list[dict[str, str]]:
+    page = soup(build.outdir / "claims.html")
+    tables = page.select("main table.claims-table")
+    assert len(tables) == 2, "the claims page needs its reproductions table and its claims table"
+    header = [th.get_text(strip=True) for th in tables[1].select("thead th")]
+    return [dict(zip(header, (td.get_text(" ", strip=True) for td in tr.find_all("td"))))
+            for tr in tables[1].select("tbody tr")]
+
+
+def test_claims_page_lists_every_chapters_claims_and_all_pass(built_book: Build) -> None:
+    rows = claims_rows(built_book)
+    assert len(rows) >= 100, f"only {len(rows)} claims in the whole book"
+    assert all(r["status"] == "pass" for r in rows), [r for r in rows if r["status"] != "pass"]
+    titles = {r["chapter"] for r in rows}
+    for doc in CHAPTERS:
+        title = soup((built_book.outdir / doc).with_suffix(".html")).find("h1").get_text(strip=True)
+        title = title.rstrip("#").strip()
+        assert any(t and (t in title or title.endswith(t)) for t in titles), f"{doc}: no claim on the claims page"
+    repro = soup(built_book.outdir / "claims.html").select("main table.claims-table")[0]
+    assert len(repro.select("tbody tr")) >= 10, "fewer than ten reproduced paper results"
+
+
+def test_every_claim_mark_links_to_its_row_and_says_what_was_checked(built_book: Build) -> None:
+    row_ids = {t["id"] for t in soup(built_book.outdir / "claims.html").find_all(id=True)}
+    marks = 0
+    for doc in NOTEBOOK_PAGES:
+        for a in soup((built_book.outdir / doc).with_suffix(".html")).select("main a.claim-mark"):
+            marks += 1
+            assert a["href"].split("#")[1] in row_ids, f"{doc}: claim mark {a['href']} has no row"
+            assert "Checked" in a.get("title", "") and "margin" in a["title"], f"{doc}: mark without summary"
+    assert marks >= 100, f"only {marks} claimed values are marked in the text"
+
+
+def test_no_output_shows_a_memory_address_date_or_build_path(built_book: Build) -> None:
+    patterns = [re.compile(r" at 0x[0-9a-fA-F]{6,}"), re.compile(str(ROOT_DIR)),
+                re.compile(r"\b20[2-9]\d-\d\d-\d\d[ T]\d\d:\d\d")]
+    for doc in NOTEBOOK_PAGES:
+        page = soup((built_book.outdir / doc).with_suffix(".html"))
+        for out in page.select("main .cell_output"):
+            text = out.get_text()
+            for p in patterns:
+                assert not p.search(text), f"{doc}: output contains {p.pattern!r}: {text[:300]}"
