@@ -43,6 +43,7 @@ from .models import *  # noqa: F403
 from .module import *  # noqa: F403
 from .normalization import *  # noqa: F403
 from .optim import *  # noqa: F403
+from .plotting import draw_graph, export_graph
 from .residual import *  # noqa: F403
 from .recurrent import *  # noqa: F403
 from .rng import *  # noqa: F403

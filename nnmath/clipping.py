@@ -1,4 +1,4 @@
-r"""What happens to ``Parameter.grad`` between ``backward`` and ``optimizer.step()``: clipping and accumulation.
+r"""What happens to ``Parameter.grad`` between ``backward`` and ``optimizer.step()``: clipping.
 
 **Clipping by norm** (Pascanu, Mikolov & Bengio, 2013) rescales *all* gradients together when
 their global norm :math:`\|g\| = \bigl(\sum_p \|g_p\|^2\bigr)^{1/2}` exceeds a threshold
@@ -13,31 +13,24 @@ which bounds the step and keeps its direction. **Clipping by value** clamps each
 difference: where the squares of huge gradients overflow, PyTorch's norm is ``inf`` (and the
 gradient is zeroed); nnmath rescales and returns the finite norm.
 
-**Accumulation.** ``Module.backward`` *adds* into ``Parameter.grad`` until ``zero_grad``, so
-several backward passes over micro-batches sum their gradients. :func:`accumulate_gradients`
-scales each micro-batch so that the sum is exactly the gradient of the big-batch *mean* loss.
-
-The module also holds the exploding-gradient example of Pascanu et al.:
-:func:`one_unit_rnn`, a recurrent network with a single unit whose loss surface has a cliff.
+Gradient accumulation over micro-batches is :func:`nnmath.training.accumulate_gradients`; the
+exploding-gradient example of Pascanu et al., :func:`nnmath.models.one_unit_rnn`, is among the
+models.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import Array, as_array, check_same_shape
-from .activations import sigmoid, sigmoid_backward
-from .module import Module, Parameter
-from .training import minibatches
+from ._checks import as_array
+from .module import Parameter
 
 __all__ = [
     "get_total_norm", "clip_grads_with_norm_", "clip_grad_norm_", "clip_grad_value_",
-    "accumulate_gradients", "one_unit_rnn", "one_unit_rnn_backward",
 ]
 
 
@@ -159,107 +152,3 @@ def clip_grad_value_(parameters: Parameter | Iterable[Parameter], clip_value: fl
         raise ValueError(f"clip_value must be non-negative, got {clip_value}")
     for p in _param_list(parameters):
         np.clip(p.grad, -c, c, out=p.grad)
-
-
-def accumulate_gradients(model: Module, loss_fn: Module, X: np.ndarray, y: np.ndarray,
-                         micro_batch_size: int) -> float:
-    r"""Add the gradient of the mean loss over ``(X, y)`` into ``Parameter.grad``, one micro-batch at a time.
-
-    For a loss that *averages* over samples, :math:`L = \frac1N\sum_n \ell_n`, split into
-    micro-batches :math:`B_k` of sizes :math:`n_k` with means :math:`L_k`,
-
-    .. math:: \nabla L = \sum_k \frac{n_k}{N}\,\nabla L_k ,
-
-    so each micro-batch's backward starts from the upstream gradient :math:`n_k/N` instead of 1
-    (unequal last micro-batches are handled exactly), and ``backward``'s ``+=`` does the sum.
-    Peak memory is that of one micro-batch.
-
-    This equals one big batch only if every sample's loss depends on that sample alone. Batch
-    normalization breaks it in training mode: each micro-batch is normalized with its own
-    statistics (the chapter measures the difference).
-
-    Like PyTorch's accumulation pattern, this does **not** call ``zero_grad`` — call it before,
-    and ``optimizer.step()`` after.
-
-    Parameters
-    ----------
-    model, loss_fn : Module
-        ``loss_fn(model(X_k), y_k)`` must return a scalar *mean* loss (``reduction="mean"``).
-    X, y : ndarray
-        The big batch, samples along axis 0.
-    micro_batch_size : int
-
-    Returns
-    -------
-    float
-        The mean loss over the big batch (:math:`\sum_k \frac{n_k}{N} L_k`).
-    """
-    n = len(X)
-    if len(y) != n:
-        raise ValueError(f"X and y must have the same number of samples, got X.shape={np.shape(X)} "
-                         f"and y.shape={np.shape(y)}")
-    total = 0.0
-    for idx in minibatches(n, micro_batch_size, shuffle=False):
-        weight = len(idx) / n
-        total += weight * float(loss_fn(model(X[idx]), y[idx]))
-        model.backward(loss_fn.backward(weight))
-    return total
-
-
-def one_unit_rnn(w: ArrayLike, b: ArrayLike, x0: float = 0.5, steps: int = 50) -> tuple[Array, Any]:
-    r"""The one-unit recurrent network of Pascanu, Mikolov & Bengio (2013), element-wise in ``(w, b)``:
-
-    .. math:: x_t = w\,\sigma(x_{t-1}) + b, \qquad t = 1, \ldots, T,
-
-    from :math:`x_0`; returns :math:`x_T`. For large :math:`w` the map has two stable fixed points,
-    and a small change of :math:`b` can move :math:`x_0` from one basin of attraction to the other:
-    :math:`x_T` jumps, and so does any loss of it — the cliff.
-
-    Parameters
-    ----------
-    w, b : array_like of the same shape
-        Any number of ``(w, b)`` pairs at once (e.g. a grid, for a loss surface).
-    x0 : float
-    steps : int
-        :math:`T`.
-
-    Returns
-    -------
-    x_T : ndarray, shape of ``w``
-    cache : ``(w, [sigmoid caches of x_0 .. x_{T-1}])`` — back-propagation through time needs
-        every :math:`\sigma(x_{t-1})`.
-    """
-    w, b = as_array(w, "w"), as_array(b, "b")
-    check_same_shape(w, b, "w", "b")
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
-    x = np.full(w.shape, float(x0))
-    caches = []
-    for _ in range(steps):  # a loop over *time*: each step needs the previous one
-        s, cache = sigmoid(x)
-        caches.append(cache)
-        x = w * s + b
-    return x, (w, caches)
-
-
-def one_unit_rnn_backward(dout: ArrayLike, cache: Any) -> tuple[Array, Array]:
-    r"""Back-propagation through time for :func:`one_unit_rnn`: ``(dw, db)``.
-
-    With :math:`s_t = \sigma(x_{t-1})` and :math:`\bar x_T` the upstream gradient, going backwards
-
-    .. math::
-
-        \bar w \mathrel{+}= \bar x_t\, s_t, \qquad \bar b \mathrel{+}= \bar x_t, \qquad
-        \bar x_{t-1} = \bar x_t\, w\, \sigma'(x_{t-1}),
-
-    so :math:`\bar x_0` carries the product :math:`\prod_t w\,\sigma'(x_{t-1})` — the factor that
-    explodes or vanishes.
-    """
-    w, caches = cache
-    dx = as_array(dout, "dout") * np.ones_like(w)
-    dw, db = np.zeros_like(w), np.zeros_like(w)
-    for s in reversed(caches):
-        dw += dx * s
-        db += dx
-        dx = sigmoid_backward(dx * w, s)
-    return dw, db

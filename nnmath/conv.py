@@ -51,7 +51,7 @@ padding (``padding_mode='zeros'``), and no ``ceil_mode``/``divisor_override`` in
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided

@@ -14,8 +14,8 @@ that training uses) and summarises, for every ``Linear`` layer :math:`\ell`,
 :func:`input_output_jacobian` computes the exact Jacobian :math:`J = \partial y/\partial x` of a
 network by back-propagating every output basis vector at once, and :func:`jacobian_singular_values`
 its singular values — the quantity that "dynamical isometry" (Saxe et al., 2014; Pennington et
-al., 2017) asks to be all close to 1. :func:`deep_mlp` builds the plain deep networks these
-functions are meant for.
+al., 2017) asks to be all close to 1. :func:`~nnmath.models.deep_mlp` builds the plain deep
+networks these functions are meant for.
 """
 
 from __future__ import annotations
@@ -23,107 +23,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import init as _init
 from ._checks import Array, as_array, check_ndim, check_same_shape
-from .activations import GELU, LeakyReLU, ReLU, Sigmoid, Tanh
+from .activations import ReLU, Sigmoid, Tanh
 from .linear import Linear
 from .module import Module, Parameter, Sequential
 from .rng import get_rng
 
-__all__ = ["deep_mlp", "NetworkStatistics", "layer_statistics", "input_output_jacobian",
+__all__ = ["NetworkStatistics", "layer_statistics", "input_output_jacobian",
            "input_output_jacobian_naive", "jacobian_singular_values"]
-
-_ACTIVATIONS: dict[str, Callable[[], Module] | None] = {
-    "sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU, "gelu": GELU, "linear": None,
-}
-_WEIGHT_INITS = ("xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
-                 "normal_", "uniform_")
-
-
-def deep_mlp(depth: int, width: int, activation: str | Callable[[], Module] = "tanh", *,
-             in_features: int | None = None, out_features: int | None = None,
-             init: str | Callable[[Parameter, np.random.Generator], Any] = "default",
-             init_kwargs: dict[str, Any] | None = None, bias: bool = True,
-             rng: np.random.Generator | None = None) -> Sequential:
-    r"""A plain deep MLP: ``depth`` blocks ``Linear -> activation``, then an optional linear head.
-
-    Parameters
-    ----------
-    depth : int
-        Number of hidden blocks (``Linear`` followed by the activation).
-    width : int
-        Units per hidden layer.
-    activation : {'sigmoid', 'tanh', 'relu', 'leaky_relu', 'gelu', 'linear'} or callable
-        The nonlinearity after each hidden ``Linear`` (``'linear'``: none, a deep *linear*
-        network); or a zero-argument factory returning a fresh module, e.g.
-        ``lambda: nm.LeakyReLU(0.2)``.
-    in_features : int, optional
-        Input dimension (default ``width``).
-    out_features : int, optional
-        If given, a final ``Linear(width, out_features)`` without activation (e.g. logits).
-    init : str or callable
-        ``'default'`` keeps :class:`~nnmath.linear.Linear`'s PyTorch initialization
-        :math:`U(\pm 1/\sqrt{\text{fan\_in}})` for weights and biases. Otherwise the name of a
-        weight initializer in :mod:`nnmath.init` (``'xavier_uniform_'``, ``'xavier_normal_'``,
-        ``'kaiming_uniform_'``, ``'kaiming_normal_'``, ``'orthogonal_'``, ``'normal_'``,
-        ``'uniform_'``), called as ``f(weight, **init_kwargs, rng=rng)``, or a callable
-        ``f(weight, rng)``; biases are then set to zero, as in Glorot & Bengio (2010) and
-        He et al. (2015).
-    init_kwargs : dict, optional
-        Keyword arguments for the named initializer, e.g. ``{"nonlinearity": "relu"}`` or
-        ``{"std": 0.01}``.
-    bias : bool
-    rng : numpy.random.Generator, optional
-        Every random draw (construction and initialization); the package generator if omitted.
-
-    Returns
-    -------
-    Sequential
-        ``Linear, act, Linear, act, ..., [Linear]``.
-    """
-    if depth < 1 or width < 1:
-        raise ValueError(f"depth and width must be positive, got depth={depth}, width={width}")
-    if isinstance(activation, str):
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; expected one of {', '.join(_ACTIVATIONS)} "
-                             "or a factory returning a Module")
-        make_act = _ACTIVATIONS[activation]
-    else:
-        make_act = activation
-    if isinstance(init, str):
-        if init != "default" and init not in _WEIGHT_INITS:
-            raise ValueError(f"unknown init {init!r}; expected 'default', one of {', '.join(_WEIGHT_INITS)}, "
-                             "or a callable f(weight, rng)")
-    if init_kwargs and (callable(init) or init == "default"):
-        raise ValueError("init_kwargs only apply to a named initializer such as 'kaiming_normal_'")
-    rng = get_rng(rng)
-    kwargs = dict(init_kwargs or {})
-    dims = [in_features or width] + [width] * depth
-    layers: list[Module] = []
-    linears: list[Linear] = []
-    for d_in, d_out in zip(dims[:-1], dims[1:]):
-        linears.append(Linear(d_in, d_out, bias=bias, rng=rng))
-        layers.append(linears[-1])
-        if make_act is not None:
-            layers.append(make_act())
-    if out_features is not None:
-        linears.append(Linear(width, out_features, bias=bias, rng=rng))
-        layers.append(linears[-1])
-    if init != "default":
-        for lin in linears:
-            if callable(init):
-                init(lin.weight, rng)
-            else:
-                getattr(_init, init)(lin.weight, **kwargs, rng=rng)
-            if lin.bias is not None:
-                _init.zeros_(lin.bias)
-    return Sequential(*layers)
-
 
 @dataclass
 class NetworkStatistics:

@@ -1,5 +1,9 @@
 """The training loop, written once: mini-batches, one optimizer step per batch, a history, and
-optional early stopping on the validation loss.
+optional early stopping on the validation loss; and gradient accumulation over micro-batches.
+
+``Module.backward`` *adds* into ``Parameter.grad`` until ``zero_grad``, so several backward passes
+over micro-batches sum their gradients; :func:`accumulate_gradients` scales each micro-batch so
+that the sum is exactly the gradient of the big-batch *mean* loss.
 
 Chapters that train several models (deep vs shallow, with vs without normalization, CNN vs MLP)
 call :func:`fit` instead of repeating the loop; the backpropagation chapter writes the loop out by
@@ -17,7 +21,7 @@ import numpy as np
 from .module import Module
 from .optim import Optimizer
 
-__all__ = ["minibatches", "fit", "accuracy", "predict"]
+__all__ = ["minibatches", "fit", "accuracy", "predict", "accumulate_gradients"]
 
 
 def minibatches(n: int, batch_size: int, rng: np.random.Generator | None = None,
@@ -163,3 +167,48 @@ def predict(model: Module, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
 def accuracy(model: Module, X: np.ndarray, y: np.ndarray) -> float:
     """Fraction of rows whose arg-max output equals the integer label."""
     return float(np.mean(predict(model, X).argmax(axis=1) == y))
+
+
+def accumulate_gradients(model: Module, loss_fn: Module, X: np.ndarray, y: np.ndarray,
+                         micro_batch_size: int) -> float:
+    r"""Add the gradient of the mean loss over ``(X, y)`` into ``Parameter.grad``, one micro-batch at a time.
+
+    For a loss that *averages* over samples, :math:`L = \frac1N\sum_n \ell_n`, split into
+    micro-batches :math:`B_k` of sizes :math:`n_k` with means :math:`L_k`,
+
+    .. math:: \nabla L = \sum_k \frac{n_k}{N}\,\nabla L_k ,
+
+    so each micro-batch's backward starts from the upstream gradient :math:`n_k/N` instead of 1
+    (unequal last micro-batches are handled exactly), and ``backward``'s ``+=`` does the sum.
+    Peak memory is that of one micro-batch.
+
+    This equals one big batch only if every sample's loss depends on that sample alone. Batch
+    normalization breaks it in training mode: each micro-batch is normalized with its own
+    statistics (the chapter measures the difference).
+
+    Like PyTorch's accumulation pattern, this does **not** call ``zero_grad`` — call it before,
+    and ``optimizer.step()`` after.
+
+    Parameters
+    ----------
+    model, loss_fn : Module
+        ``loss_fn(model(X_k), y_k)`` must return a scalar *mean* loss (``reduction="mean"``).
+    X, y : ndarray
+        The big batch, samples along axis 0.
+    micro_batch_size : int
+
+    Returns
+    -------
+    float
+        The mean loss over the big batch (:math:`\sum_k \frac{n_k}{N} L_k`).
+    """
+    n = len(X)
+    if len(y) != n:
+        raise ValueError(f"X and y must have the same number of samples, got X.shape={np.shape(X)} "
+                         f"and y.shape={np.shape(y)}")
+    total = 0.0
+    for idx in minibatches(n, micro_batch_size, shuffle=False):
+        weight = len(idx) / n
+        total += weight * float(loss_fn(model(X[idx]), y[idx]))
+        model.backward(loss_fn.backward(weight))
+    return total

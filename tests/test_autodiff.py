@@ -423,3 +423,62 @@ def test_engine_composite_errors():
         ad.gelu(nm.Tensor(1.0), approximate="erf")
     with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none', got 'max'"):
         ad.mse_loss(nm.Tensor([1.0]), [0.0], reduction="max")
+
+
+# --- Tensor.apply: a derived pair as one node ------------------------------------------------------
+def test_apply_linear_equals_the_elementary_graph(rng):
+    xs, Ws, bs = rng.standard_normal((5, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3)
+    dout = rng.standard_normal((5, 3))
+    for with_bias in (False, True):
+        x, W = nm.Tensor(xs, requires_grad=True), nm.Tensor(Ws, requires_grad=True)
+        b = nm.Tensor(bs, requires_grad=True) if with_bias else None
+        y = nm.Tensor.apply(nm.linear, nm.linear_backward, x, W, b)
+        assert y.op == "linear" and y.parents == ((x, W, b) if with_bias else (x, W))
+        y.backward(dout)
+        x2, W2 = nm.Tensor(xs, requires_grad=True), nm.Tensor(Ws, requires_grad=True)
+        b2 = nm.Tensor(bs, requires_grad=True) if with_bias else None
+        ad.linear(x2, W2, b2).backward(dout)
+        for a, e in [(x, x2), (W, W2)] + ([(b, b2)] if with_bias else []):
+            np.testing.assert_allclose(a.grad, e.grad, rtol=1e-13, atol=1e-14)
+
+
+def test_apply_checks_a_whole_models_hand_written_backward(rng):
+    """conv -> batch norm -> relu -> max-pool -> flatten -> linear -> cross-entropy, once as modules
+    with their hand-written backward passes, once as a graph of Tensor.apply nodes."""
+    model = nm.Sequential(nm.Conv2d(1, 3, 3, padding=1, rng=rng), nm.BatchNorm2d(3), nm.ReLU(),
+                          nm.MaxPool2d(2), nm.Flatten(), nm.Linear(12, 4, rng=rng))
+    for p in model.parameters():
+        p.data += 0.1 * rng.standard_normal(p.shape)
+    x, labels = rng.standard_normal((5, 1, 4, 4)), rng.integers(0, 4, size=5)
+    loss_fn = nm.CrossEntropyLoss()
+    loss_fn(model(x), labels)
+    model.zero_grad()
+    dx = model.backward(loss_fn.backward())
+
+    conv, bn, _, _, _, lin = model
+    P = {id(p): nm.Tensor(p.data, requires_grad=True) for p in model.parameters()}
+    t = xt = nm.Tensor(x, requires_grad=True)
+    t = nm.Tensor.apply(nm.conv2d, nm.conv2d_backward, t, P[id(conv.weight)], P[id(conv.bias)], padding=1)
+    t = nm.Tensor.apply(nm.batch_norm, nm.batch_norm_backward, t, P[id(bn.weight)], P[id(bn.bias)])
+    t = nm.Tensor.apply(nm.relu, nm.relu_backward, t)
+    t = nm.Tensor.apply(nm.max_pool2d, nm.max_pool2d_backward, t, 2).reshape(5, 12)
+    t = nm.Tensor.apply(nm.linear, nm.linear_backward, t, P[id(lin.weight)], P[id(lin.bias)])
+    nm.Tensor.apply(nm.cross_entropy, nm.cross_entropy_backward, t, labels).backward()
+    np.testing.assert_allclose(xt.grad, dx, rtol=1e-12, atol=1e-15)
+    for p in model.parameters():
+        np.testing.assert_allclose(P[id(p)].grad, p.grad, rtol=1e-12, atol=1e-15)
+
+
+def test_jvp_through_an_apply_node_is_a_clear_error(rng):
+    x = nm.Tensor(rng.standard_normal(4), requires_grad=True)
+    y = nm.Tensor.apply(nm.tanh, nm.tanh_backward, x * 2.0)
+    with pytest.raises(NotImplementedError, match="'tanh' was recorded by Tensor.apply .* no forward-mode rule"):
+        nm.jvp(y.sum(), {x: np.ones(4)})
+    c = nm.Tensor(rng.standard_normal(4), requires_grad=True)    # no tangent reaches the node: fine
+    assert nm.jvp(y.sum() + c.sum(), {c: np.ones(4)}) == pytest.approx(4.0)
+
+
+def test_apply_reports_a_missing_gradient(rng):
+    z, t = nm.Tensor(rng.standard_normal((2, 3)), requires_grad=True), nm.Tensor(rng.random((2, 3)), requires_grad=True)
+    with pytest.raises(ValueError, match="no gradient for input 1 of mse_loss, which requires a gradient"):
+        nm.Tensor.apply(nm.mse_loss, nm.mse_loss_backward, z, t).backward()
