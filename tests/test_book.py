@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import BOOK, ROOT, Build
+from book import BOOK, ROOT, Build
 
 ROOT_DIR = ROOT
 
@@ -183,7 +183,7 @@ def test_api_reference_documents_every_public_module(built_book: Build) -> None:
 
 
 def test_no_change_rebuild_executes_nothing(built_book: Build) -> None:
-    from conftest import run_sphinx
+    from book import run_sphinx
 
     again = run_sphinx(BOOK, built_book.outdir)
     assert again.returncode == 0, again.log[-5000:]

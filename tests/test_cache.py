@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Build, run_sphinx, sphinx_env
+from book import ROOT, Build, run_sphinx, sphinx_env
 
 pytestmark = pytest.mark.build
 

@@ -6,7 +6,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from conftest import CONF, ROOT
+from book import CONF, ROOT
 
 sys.path.insert(0, str(CONF / "_ext"))
 import nnbook  # noqa: E402
@@ -46,3 +46,16 @@ def test_every_public_module_is_listed_for_the_api_page() -> None:
     mods = nnbook.public_modules()
     assert "nnmath.activations" in mods and "nnmath.conv" in mods
     assert not any(m.split(".")[-1].startswith("_") for m in mods)
+
+
+def test_source_hash_tracks_the_pinned_versions(tmp_path: Path) -> None:
+    """A pin bump (requirements/constraints.txt) must re-execute the chapters like an nnmath edit."""
+    pkg = tmp_path / "nnmath"
+    shutil.copytree(ROOT / "nnmath", pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    pins = tmp_path / "constraints.txt"
+    pins.write_text("numpy==2.4.6\n")
+    h0 = nnbook.source_hash(pkg, pins)
+    pins.write_text("numpy==2.4.7\n")
+    assert nnbook.source_hash(pkg, pins) != h0
+    assert nnbook.CONSTRAINTS == ROOT / "requirements" / "constraints.txt" and nnbook.CONSTRAINTS.is_file()
+    assert nnbook.source_hash(pkg) == nnbook.source_hash(pkg, nnbook.CONSTRAINTS)

@@ -38,8 +38,13 @@ def nnmath_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def source_hash(package: Path | None = None) -> str:
-    """SHA-256 over the relative paths and contents of every ``.py`` file in nnmath."""
+CONSTRAINTS = Path(__file__).resolve().parents[2] / "requirements" / "constraints.txt"
+
+
+def source_hash(package: Path | None = None, constraints: Path | None = CONSTRAINTS) -> str:
+    """SHA-256 over the relative paths and contents of every ``.py`` file in nnmath, and of the
+    pinned versions (``requirements/constraints.txt``): a pin bump (a new NumPy) re-executes every
+    chapter too, instead of keeping outputs computed with the old versions."""
     package = package or nnmath_dir()
     h = hashlib.sha256()
     for f in sorted(package.rglob("*.py")):
@@ -47,6 +52,8 @@ def source_hash(package: Path | None = None) -> str:
             continue
         h.update(f.relative_to(package).as_posix().encode() + b"\0")
         h.update(f.read_bytes() + b"\0")
+    if constraints is not None and constraints.is_file():
+        h.update(b"constraints.txt\0" + constraints.read_bytes() + b"\0")
     return h.hexdigest()
 
 
