@@ -33,7 +33,14 @@ extensions = [
     "sphinxcontrib.bibtex",
     "sphinx_exercise",
     "nnbook",                   # conf/_ext/nnbook.py
+    "nnbook_notebooks",         # conf/_ext/nnbook_notebooks.py: plain notebooks for readers
+    "nnbook_reader",            # conf/_ext/nnbook_reader.py: dark figures, chapter map, status page
+    "nnbook_pdf",               # conf/_ext/nnbook_pdf.py: what the LaTeX/PDF edition leaves out
+    "sphinx_tippy",             # hover previews of equations, figures, citations (offline, below)
+    "sphinx_codeautolink",      # names in code cells link to their API entry, and back
+    "sphinxcontrib.rsvgconverter",  # SVG figures -> PDF for the LaTeX builder (rsvg-convert)
     "nnbook_claims",            # conf/_ext/nnbook_claims.py: the {claim} role and the claims page
+    "nnbook_bib",               # conf/_ext/nnbook_bib.py: author-year labels in the bibliography
 ]
 
 exclude_patterns = ["_build", "**.ipynb_checkpoints", ".jupyter_cache", "jupyter_execute", "_templates"]
@@ -69,11 +76,14 @@ nb_execution_show_tb = True           # ... and prints the traceback, chapter an
 nb_execution_timeout = 600
 nb_merge_streams = True
 nb_execution_excludepatterns = ["_templates/*"]
+# Figures are SVG; MyST-NB's output priority for LaTeX has no SVG entry, so the PDF would show
+# "<Figure size ...>" instead. rsvgconverter turns the chosen SVG into a vector PDF.
+nb_mime_priority_overrides = [("latex", "image/svg+xml", 15)]
 
 # --- citations -------------------------------------------------------------------------------------
 bibtex_bibfiles = ["../book/references.bib"]  # relative to this conf directory
-bibtex_default_style = "plain"
-bibtex_reference_style = "author_year"
+bibtex_default_style = "nnbook"   # conf/_ext/nnbook_bib.py: plain entries, author-year labels
+bibtex_reference_style = "author_year_round"   # (Ioffe and Szegedy, 2015)
 
 # --- autodoc (API reference) -------------------------------------------------------------------
 autodoc_member_order = "bysource"
@@ -92,6 +102,22 @@ nitpick_ignore_regex = [
     # undotted words are never nnmath objects, so only dotted targets (nnmath.x.Y) are checked.
     (r"py:class", r"[^.]*"),
 ]
+
+# --- finding one's way --------------------------------------------------------------------------
+# sphinx-tippy: previews built from the site's own pages, scripts served from _static/vendor
+# (Popper and Tippy, pinned in package.json); the Wikipedia and DOI tips would fetch from the
+# network at build time, so they are off.
+tippy_js = ("vendor/popper.min.js", "vendor/tippy-bundle.umd.min.js")
+tippy_enable_wikitips = False
+tippy_enable_doitips = False
+tippy_enable_mathjax = True
+tippy_tip_selector = "figure, table, img, p, aside, div.admonition, div.citation, div.math"
+tippy_props = {"placement": "auto-start", "maxWidth": 520, "interactive": False}
+tippy_anchor_parent_selector = "article.bd-article"   # previews in the text, not in the navigation
+# sphinx-codeautolink: cells build on the cells before them; API entries list where they are used.
+codeautolink_concat_default = True
+codeautolink_autodoc_inject = True
+codeautolink_warn_on_failed_resolve = False
 
 # --- HTML ------------------------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
@@ -114,6 +140,7 @@ html_theme_options = {
     "show_toc_level": 2,
     "home_page_in_toc": True,
     "navigation_with_keys": False,
+    "navbar_persistent": [],        # one search box (see html_sidebars)
     # Colab/Binder open the generated .ipynb (nnbook rewrites the .md links the theme builds).
     "launch_buttons": {
         "colab_url": "https://colab.research.google.com",
@@ -122,9 +149,26 @@ html_theme_options = {
     },
 }
 html_context = {"default_mode": "auto"}
+# One search box: the theme's header button (visible at every width), not also the sidebar field.
+html_sidebars = {"**": ["navbar-logo.html", "icon-links.html", "sbt-sidebar-nav.html"]}
 # MathJax 3 is copied from the django-static-mathjax wheel into _static/mathjax by nnbook,
 # so math renders with no network access.
 mathjax_path = "mathjax/tex-chtml.js"
+# Screen readers read the hidden MathML that MathJax puts next to each rendered formula.
+mathjax3_config = {"options": {"enableAssistiveMml": True}}
+
+# --- LaTeX / PDF (make pdf) ------------------------------------------------------------------------
+latex_engine = "xelatex"
+latex_documents = [("index", "neural-network-mathematics.tex", project, author, "manual", False)]
+latex_toplevel_sectioning = "chapter"
+latex_show_urls = "no"
+latex_elements = {
+    "papersize": "a4paper",
+    "pointsize": "10pt",
+    "preamble": r"\usepackage{amsmath,amssymb}\usepackage{bm}",
+    "sphinxsetup": "verbatimwrapslines=true, verbatimforcewraps=true",
+    "printindex": "",
+}
 
 # --- strictness ------------------------------------------------------------------------------------
 nitpicky = True
