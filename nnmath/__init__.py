@@ -34,6 +34,7 @@ from .counting import *  # noqa: F403
 from .diagnostics import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .ensemble import *  # noqa: F403
+from .flash import *  # noqa: F403
 from .gradcheck import *  # noqa: F403
 from .init import *  # noqa: F403
 from .linear import *  # noqa: F403
