@@ -87,7 +87,7 @@ def rms_norm(x: ArrayLike, weight: ArrayLike | None = None, eps: float | None = 
     peak = np.where(peak > 0, peak, 1.0)
     ms = np.mean(np.square(x / peak), axis=axes, keepdims=True)
     small, big = np.minimum(peak, 1e100), np.maximum(peak, 1e100)
-    rrms = np.where(peak > 1e100, 1.0 / (big * np.sqrt(ms + eps / big**2)),
+    rrms = np.where(peak > 1e100, 1.0 / (big * np.sqrt(ms + eps / big / big)),
                     1.0 / np.sqrt(ms * small**2 + eps))
     xhat = x * rrms
     out = xhat * w if w is not None else xhat.copy()
