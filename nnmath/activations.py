@@ -174,6 +174,14 @@ def gelu_backward(dout: ArrayLike, cache: GELUCache) -> Array:
 
 
 # --- softmax and log-softmax ---------------------------------------------------------------
+def _along(x: Array, axis: int) -> Array:
+    """``x``, after checking that it has the axis (an empty axis is fine: its softmax is empty,
+    and ``initial=-inf`` gives its maximum without NumPy's zero-size error)."""
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis {axis} does not exist for x of shape {x.shape}")
+    return x
+
+
 def softmax(x: ArrayLike, axis: int = -1) -> tuple[Array, SoftmaxCache]:
     r"""Softmax along ``axis``: :math:`p_i = e^{x_i - m} / \sum_j e^{x_j - m}` with
     :math:`m = \max_j x_j`.
@@ -187,8 +195,8 @@ def softmax(x: ArrayLike, axis: int = -1) -> tuple[Array, SoftmaxCache]:
     out : ndarray, same shape as ``x``; non-negative, sums to 1 along ``axis``
     cache : SoftmaxCache ``(out, axis)``
     """
-    x = as_array(x)
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    x = _along(as_array(x), axis)
+    e = np.exp(x - x.max(axis=axis, keepdims=True, initial=-np.inf))
     p = e / e.sum(axis=axis, keepdims=True)
     return p, SoftmaxCache(p, axis)
 
@@ -210,8 +218,10 @@ def log_softmax(x: ArrayLike, axis: int = -1) -> tuple[Array, SoftmaxCache]:
     Exact where ``log(softmax(x))`` would give ``-inf`` (e.g. a logit 1000 below the maximum).
     The cache holds the softmax probabilities for the backward pass.
     """
-    x = as_array(x)
-    shifted = x - x.max(axis=axis, keepdims=True)
+    x = _along(as_array(x), axis)
+    if x.shape[axis] == 0:      # nothing to normalize (and log of the empty sum 0 would warn)
+        return x.copy(), SoftmaxCache(x.copy(), axis)
+    shifted = x - x.max(axis=axis, keepdims=True, initial=-np.inf)
     e = np.exp(shifted)
     s = e.sum(axis=axis, keepdims=True)
     return shifted - np.log(s), SoftmaxCache(e / s, axis)

@@ -468,7 +468,7 @@ class Tensor:
 
         def vjp(g: np.ndarray) -> list[Grad]:
             grads = op_backward(g, cache)
-            grads = [grads] if isinstance(grads, np.ndarray) else list(grads)
+            grads = [grads] if isinstance(grads, (np.ndarray, np.generic)) else list(grads)
             picked = [grads[i] if i < len(grads) else None for i in where]
             for i, parent, pg in zip(where, parents, picked):
                 if pg is None and parent.requires_grad:

@@ -384,7 +384,7 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, strid
     x, weight, bias = _check_conv_args(x, weight, bias)
     g = _Geometry.build(x.shape, weight.shape[2:], stride, padding, dilation)
     cols = _im2col(x, g)                                   # (N, C_in*kH*kW, OH*OW)
-    out = weight.reshape(weight.shape[0], -1) @ cols       # (C_out, K) @ (N, K, P) -> (N, C_out, P)
+    out = weight.reshape(weight.shape[0], cols.shape[1]) @ cols   # (C_out, K) @ (N, K, P) -> (N, C_out, P)
     if bias is not None:
         out += bias[:, None]
     return out.reshape(x.shape[0], weight.shape[0], *g.out_hw), ConvCache(cols, weight, bias is not None, g)
@@ -411,7 +411,7 @@ def conv2d_backward(dout: ArrayLike, cache: ConvCache) -> tuple[Array, Array, Ar
     cols, weight, has_bias, g = cache
     N, C_out = cols.shape[0], weight.shape[0]
     dout = _check_dout(dout, (N, C_out, *g.out_hw)).reshape(N, C_out, g.out_hw[0] * g.out_hw[1])
-    w2 = weight.reshape(C_out, -1)
+    w2 = weight.reshape(C_out, cols.shape[1])
     # the cached columns again: N products (C_out, P) @ (P, K), then a sum over the batch (a single
     # product over (N*P) would first copy cols into a 2-D layout, which costs more than it saves)
     dweight = (dout @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape)
@@ -567,7 +567,7 @@ def avg_pool2d_backward(dout: ArrayLike, cache: AvgPoolCache) -> Array:
     r""":math:`\bar x` receives :math:`\bar y/m` from every window that contains it (col2im)."""
     divisor, g, x_shape = cache
     NC = g.x_shape[0]
-    dout = _check_dout(dout, (*x_shape[:2], *g.out_hw)).reshape(NC, 1, -1)
+    dout = _check_dout(dout, (*x_shape[:2], *g.out_hw)).reshape(NC, 1, divisor.size)
     dcols = np.broadcast_to(dout / divisor, (NC, g.kernel[0] * g.kernel[1], divisor.size))
     return _col2im(dcols, g).reshape(x_shape)
 
@@ -654,7 +654,7 @@ class Flatten(Module):
             raise ValueError(f"Flatten: start_dim={self.start_dim} comes after end_dim={self.end_dim} "
                              f"for input shape {x.shape}")
         self._shape = x.shape
-        return x.reshape(*x.shape[:s], -1, *x.shape[e + 1:])
+        return x.reshape(*x.shape[:s], math.prod(x.shape[s:e + 1]), *x.shape[e + 1:])
 
     def backward(self, dout: ArrayLike) -> Array:
         return as_array(dout, "dout").reshape(self._require_cache(self._shape))

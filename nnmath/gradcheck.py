@@ -138,7 +138,7 @@ def check_vjp(forward: Callable[[], np.ndarray],
     _check_finite("the output", out)
     dout = rng.standard_normal(out.shape)
     grads = backward(dout)
-    if isinstance(grads, np.ndarray):
+    if isinstance(grads, (np.ndarray, np.generic)):
         grads = (grads,)
     grads = list(grads)
     if len(grads) != len(inputs):
@@ -227,7 +227,7 @@ def gradcheck(op: Callable[..., tuple[np.ndarray, Any]], op_backward: Callable[.
 
     def backward(dout: np.ndarray) -> Sequence[np.ndarray]:
         grads = op_backward(dout, state["cache"])
-        grads = [grads] if isinstance(grads, np.ndarray) else list(grads)
+        grads = [grads] if isinstance(grads, (np.ndarray, np.generic)) else list(grads)
         if len(grads) < len(arrays):
             raise ValueError(f"gradcheck: backward returned {len(grads)} gradients for {len(arrays)} inputs")
         for i, g in enumerate(grads):
@@ -256,7 +256,7 @@ def gradcheck_module(module: Module, *inputs: np.ndarray, names: Sequence[str] |
     def backward(dout: np.ndarray) -> Sequence[np.ndarray]:
         module.zero_grad()
         dx = module.backward(dout)
-        dxs = [dx] if isinstance(dx, np.ndarray) else list(dx)
+        dxs = [dx] if isinstance(dx, (np.ndarray, np.generic)) else list(dx)
         return dxs + [p.grad.copy() for _, p in params]
 
     all_inputs = dict(zip(names, arrays))

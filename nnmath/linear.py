@@ -76,7 +76,8 @@ def linear_backward(dout: ArrayLike, cache: LinearCache) -> tuple[Array, Array, 
         raise ValueError(f"dout must have the output's shape {expected}, got dout.shape={dout.shape}")
     dx = dout @ W.T
     if x.ndim != 2:   # leading batch axes: every sample and position contributes to dW and db
-        x, dout = x.reshape(-1, W.shape[0]), dout.reshape(-1, W.shape[1])
+        rows = math.prod(x.shape[:-1])
+        x, dout = x.reshape(rows, W.shape[0]), dout.reshape(rows, W.shape[1])
     dW = x.T @ dout
     db = dout.sum(axis=0) if has_bias else None
     return dx, dW, db

@@ -68,7 +68,7 @@ def patchify(x: ArrayLike, patch_size: int) -> tuple[Array, tuple[int, ...]]:
     n, c, h, w = _check_image(x, patch_size)
     p = patch_size
     # (N, C, h, P, w, P) -> (N, h, w, C, P, P): one transpose instead of a loop over patches
-    out = x.reshape(n, c, h // p, p, w // p, p).transpose(0, 2, 4, 1, 3, 5).reshape(n, -1, c * p * p)
+    out = x.reshape(n, c, h // p, p, w // p, p).transpose(0, 2, 4, 1, 3, 5).reshape(n, (h // p) * (w // p), c * p * p)
     return out, (n, c, h, w, p)
 
 
@@ -88,7 +88,7 @@ def patchify_naive(x: ArrayLike, patch_size: int) -> Array:
     x = as_array(x, "x")
     n, c, h, w = _check_image(x, patch_size)
     p = patch_size
-    patches = [x[:, :, r:r + p, s:s + p].reshape(n, -1) for r in range(0, h, p) for s in range(0, w, p)]
+    patches = [x[:, :, r:r + p, s:s + p].reshape(n, c * p * p) for r in range(0, h, p) for s in range(0, w, p)]
     return np.stack(patches, axis=1)
 
 

@@ -231,8 +231,10 @@ def test_bad_arguments():
         nm.gelu(np.zeros(2), approximate="fast")
     with pytest.raises(TypeError, match="dtype=object"):
         nm.sigmoid(np.array([1, "a"], dtype=object))
-    with pytest.raises(np.exceptions.AxisError):
+    with pytest.raises(ValueError, match=r"axis 2 does not exist for x of shape \(2, 3\)"):
         nm.softmax(np.zeros((2, 3)), axis=2)
+    with pytest.raises(ValueError, match=r"axis -1 does not exist for x of shape \(\)"):
+        nm.log_softmax(np.float64(1.0))
 
 
 # --- modules ------------------------------------------------------------------------------------------------

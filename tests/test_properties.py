@@ -1,0 +1,174 @@
+"""Property-based test over the public functional ops: random valid shapes and random invalid
+ones must give a correct result or a clear ``ValueError``/``TypeError`` that names the argument
+— never a NumPy-internal message, never a NaN from finite input.
+
+Each op has a generator of arguments with small random sizes; half of the draws then break one
+argument (a dimension changed, an axis added or removed). On success the output and the backward's
+gradients must be finite and shaped like their inputs, and where nnmath has a naive reference the
+fast path must match it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import nnmath as nm
+
+# Messages that come from NumPy's internals rather than from nnmath's checks.
+NUMPY_INTERNAL = re.compile(
+    r"operands could not be broadcast|matmul: Input operand|zero-size array|is out of bounds for array|"
+    r"cannot reshape array|shapes .* not aligned|setting an array element|index .* is out of bounds|"
+    r"too many indices|object arrays are not supported|non-broadcastable output|must have same number of "
+    r"dimensions|all the input array dimensions|Cannot cast ufunc")
+
+
+def _dims(draw: Callable[..., Any], n: int, lo: int = 1, hi: int = 4) -> list[int]:
+    return [draw(st.integers(lo, hi)) for _ in range(n)]
+
+
+def _elementwise(op: Callable[..., Any]) -> Callable[..., Any]:
+    def make(draw: Callable[..., Any], rng: np.random.Generator) -> tuple[tuple, dict]:
+        shape = tuple(_dims(draw, draw(st.integers(1, 3)), 0, 4))
+        return (3 * rng.standard_normal(shape),), {}
+    return make
+
+
+def make_linear(draw, rng):
+    n, i, o = _dims(draw, 3)
+    b = rng.standard_normal(o) if draw(st.booleans()) else None
+    return (rng.standard_normal((n, i)), rng.standard_normal((i, o)), b), {}
+
+
+def make_conv(draw, rng):
+    n, c, o, k = _dims(draw, 4, 1, 3)
+    h, w = _dims(draw, 2, k, k + 3)
+    b = rng.standard_normal(o) if draw(st.booleans()) else None
+    kw = dict(stride=draw(st.integers(1, 2)), padding=draw(st.integers(0, 1)), dilation=draw(st.integers(1, 2)))
+    return (rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, k, k)), b), kw
+
+
+def make_pool(draw, rng):
+    n, c, k = _dims(draw, 3, 1, 3)
+    h, w = _dims(draw, 2, k, k + 3)
+    return (rng.standard_normal((n, c, h, w)),), dict(kernel_size=k, padding=draw(st.integers(0, k // 2)))
+
+
+def make_batch_norm(draw, rng):
+    n, c = draw(st.integers(2, 4)), draw(st.integers(1, 3))
+    shape = (n, c) + tuple(_dims(draw, draw(st.integers(0, 2))))
+    return (rng.standard_normal(shape), rng.standard_normal(c), rng.standard_normal(c)), {}
+
+
+def make_layer_norm(draw, rng):
+    shape = tuple(_dims(draw, draw(st.integers(1, 3))))
+    return (rng.standard_normal(shape), rng.standard_normal(shape[-1:]), rng.standard_normal(shape[-1:])), {}
+
+
+def make_sdpa(draw, rng):
+    b, L, S, d, dv = draw(st.integers(1, 2)), *_dims(draw, 2, 1, 4), *_dims(draw, 2)
+    kw: dict[str, Any] = {}
+    choice = draw(st.sampled_from(["none", "causal", "bool", "float"]))
+    if choice == "causal":
+        kw["is_causal"] = True
+    elif choice == "bool":
+        kw["attn_mask"] = rng.random((L, S)) > 0.3
+    elif choice == "float":
+        kw["attn_mask"] = rng.standard_normal((L, S))
+    return (rng.standard_normal((b, L, d)), rng.standard_normal((b, S, d)), rng.standard_normal((b, S, dv))), kw
+
+
+def _loss(op: Callable[..., Any], kind: str) -> Callable[..., Any]:
+    def make(draw, rng):
+        n, c = draw(st.integers(0, 4)), draw(st.integers(1, 4))
+        z = 3 * rng.standard_normal((n, c))
+        target = {"values": rng.standard_normal((n, c)), "probs": rng.random((n, c)),
+                  "classes": rng.integers(0, c, size=n)}[kind]
+        return (z,), dict(target=target, reduction=draw(st.sampled_from(["mean", "sum", "none"])))
+    return make
+
+
+def make_patchify(draw, rng):
+    n, c, p = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    h, w = p * draw(st.integers(1, 3)), p * draw(st.integers(1, 3))
+    return (rng.standard_normal((n, c, h, w)),), dict(patch_size=p)
+
+
+OPS: dict[str, tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any], Callable[..., Any] | None]] = {
+    "sigmoid": (nm.sigmoid, nm.sigmoid_backward, _elementwise(nm.sigmoid), None),
+    "tanh": (nm.tanh, nm.tanh_backward, _elementwise(nm.tanh), None),
+    "relu": (nm.relu, nm.relu_backward, _elementwise(nm.relu), None),
+    "leaky_relu": (nm.leaky_relu, nm.leaky_relu_backward, _elementwise(nm.leaky_relu), None),
+    "gelu": (nm.gelu, nm.gelu_backward, _elementwise(nm.gelu), None),
+    "softmax": (nm.softmax, nm.softmax_backward, _elementwise(nm.softmax), None),
+    "log_softmax": (nm.log_softmax, nm.log_softmax_backward, _elementwise(nm.log_softmax), None),
+    "linear": (nm.linear, nm.linear_backward, make_linear, None),
+    "conv2d": (nm.conv2d, nm.conv2d_backward, make_conv, nm.conv2d_naive),
+    "max_pool2d": (nm.max_pool2d, nm.max_pool2d_backward, make_pool, None),
+    "avg_pool2d": (nm.avg_pool2d, nm.avg_pool2d_backward, make_pool, None),
+    "batch_norm": (nm.batch_norm, nm.batch_norm_backward, make_batch_norm, None),
+    "layer_norm": (nm.layer_norm, nm.layer_norm_backward, make_layer_norm, None),
+    "sdpa": (nm.scaled_dot_product_attention, nm.scaled_dot_product_attention_backward, make_sdpa,
+             nm.scaled_dot_product_attention_naive),
+    "mse_loss": (nm.mse_loss, nm.mse_loss_backward, _loss(nm.mse_loss, "values"), None),
+    "bce_with_logits": (nm.binary_cross_entropy_with_logits, nm.binary_cross_entropy_with_logits_backward,
+                        _loss(nm.binary_cross_entropy_with_logits, "probs"), None),
+    "cross_entropy": (nm.cross_entropy, nm.cross_entropy_backward, _loss(nm.cross_entropy, "classes"), None),
+    "patchify": (nm.patchify, nm.patchify_backward, make_patchify, nm.patchify_naive),
+}
+
+
+def _break(draw, rng, args: tuple) -> tuple:
+    """Change one array argument: one axis one longer or shorter, or an axis added or removed."""
+    slots = [i for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+    i = draw(st.sampled_from(slots))
+    shape = list(args[i].shape)
+    how = draw(st.sampled_from(["grow", "shrink", "add_axis", "drop_axis"]))
+    if how in ("grow", "shrink") and shape:
+        ax = draw(st.integers(0, len(shape) - 1))
+        shape[ax] = max(0, shape[ax] + (1 if how == "grow" else -1))
+    elif how == "add_axis" or not shape:
+        shape.insert(draw(st.integers(0, len(shape))), draw(st.integers(1, 3)))
+    else:
+        shape.pop(draw(st.integers(0, len(shape) - 1)))
+    return args[:i] + (rng.standard_normal(shape),) + args[i + 1:]
+
+
+def _clear(err: Exception) -> None:
+    msg = str(err)
+    assert not NUMPY_INTERNAL.search(msg), f"NumPy-internal message: {type(err).__name__}: {msg}"
+    assert re.search(r"shape|dtype|must|expected|need|got", msg), f"message names nothing: {msg}"
+
+
+@pytest.mark.parametrize("name", list(OPS))
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), broken=st.booleans(), seed=st.integers(0, 2**16))
+def test_public_ops_give_a_correct_result_or_a_clear_error(name, data, broken, seed):
+    op, op_backward, make, naive = OPS[name]
+    rng = np.random.default_rng(seed)
+    args, kw = make(data.draw, rng)
+    if broken:
+        args = _break(data.draw, rng, args)
+    try:
+        out, cache = op(*args, **kw)
+    except (ValueError, TypeError) as err:
+        _clear(err)
+        return
+    out = np.asarray(out)
+    assert np.all(np.isfinite(out)), f"{name}: non-finite output from finite input"
+    if naive is not None and not broken:
+        np.testing.assert_allclose(out, naive(*args, **kw)[0] if name != "patchify" else naive(*args, **kw),
+                                   rtol=1e-12, atol=1e-12)
+    grads = op_backward(rng.standard_normal(out.shape), cache)
+    grads = [grads] if isinstance(grads, (np.ndarray, np.generic)) else list(grads)
+    for a, g in zip([a for a in args if a is None or isinstance(a, np.ndarray)], grads):
+        if a is None:
+            assert g is None
+        else:
+            assert np.shape(g) == a.shape and np.all(np.isfinite(g)), f"{name}: bad gradient"
