@@ -48,6 +48,7 @@ from .plotting import draw_graph, export_graph
 from .residual import *  # noqa: F403
 from .recurrent import *  # noqa: F403
 from .rmsnorm import *  # noqa: F403
+from .recurrent import *  # noqa: F403
 from .rng import *  # noqa: F403
 from .training import *  # noqa: F403
 from .transformer import *  # noqa: F403
