@@ -27,6 +27,7 @@ from . import diagrams  # noqa: F401  (after plotting: it uses the palette)
 from .activations import *  # noqa: F403
 from .attention import *  # noqa: F403
 from .autodiff import *  # noqa: F403
+from .calibration import *  # noqa: F403
 from .claims import *  # noqa: F403
 from .clipping import *  # noqa: F403
 from .conv import *  # noqa: F403

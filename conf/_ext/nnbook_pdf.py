@@ -1,0 +1,46 @@
+"""What the LaTeX (PDF) edition of the book does differently from the web pages.
+
+* **Hidden cells stay hidden.** On the web a ``hide-input`` cell's code is folded behind a toggle;
+  paper has no toggle, so the PDF shows only such a cell's output (``remove-input`` and
+  ``remove-cell`` are already dropped by MyST-NB).
+* **Interactive-only pieces are left out**: the launch/download chrome does not exist in LaTeX, and
+  the chapter map's thumbnails (small copies of figures that follow in full) are dropped.
+
+``make pdf`` runs ``sphinx-build -b latex`` and ``latexmk`` (xelatex); the figures are SVG, which
+``sphinxcontrib.rsvgconverter`` turns into vector PDF with Debian's ``rsvg-convert``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+
+HIDDEN_INPUT_TAGS = {"hide-input", "remove-input"}
+
+
+def _cell_tags(node: nodes.Element) -> set[str]:
+    meta = node.get("cell_metadata") or {}
+    return set(meta.get("tags") or [])
+
+
+def _drop_hidden_inputs(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    if app.builder.format != "latex":
+        return
+    for cell in list(doctree.findall(nodes.container)):
+        if cell.get("nb_element") != "cell_code":
+            continue
+        if not _cell_tags(cell) & HIDDEN_INPUT_TAGS:
+            continue
+        for child in list(cell.children):
+            if isinstance(child, nodes.Element) and child.get("nb_element") == "cell_code_source":
+                cell.remove(child)
+    for img in list(doctree.findall(nodes.image)):
+        if "nnbook-chapter-thumb" in img.get("classes", []):
+            img.parent.remove(img)
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("doctree-resolved", _drop_hidden_inputs, priority=600)   # after the chapter map
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

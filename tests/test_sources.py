@@ -1,0 +1,60 @@
+"""Source checks on the chapters that need no build: code cells fit the page.
+
+A code cell wider than 88 columns scrolls sideways on a laptop, is cut on a phone and runs off the
+page in the PDF. The check reads the MyST sources (``book/chapters/*.md``, ``book/appendix/*.md``)
+and reports every offending line with its file and line number.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted((ROOT / "book" / "chapters").glob("*.md")) + sorted((ROOT / "book" / "appendix").glob("*.md"))
+MAX_COLUMNS = 88
+
+FENCE = re.compile(r"^(`{3,}|~{3,})\s*\{code-cell\}")
+
+
+def code_cell_lines(path: Path) -> list[tuple[int, str]]:
+    """``(line number, text)`` for every source line inside a ``{code-cell}`` fence (its YAML
+    options block and ``:key: value`` option lines excluded: they are not shown as code)."""
+    out: list[tuple[int, str]] = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    i = 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        fence = m.group(1)
+        i += 1
+        # options: a --- YAML block or leading :key: lines
+        if i < len(lines) and lines[i].strip() == "---":
+            i += 1
+            while i < len(lines) and lines[i].strip() != "---":
+                i += 1
+            i += 1
+        while i < len(lines) and re.match(r"^:[\w-]+:", lines[i]):
+            i += 1
+        while i < len(lines) and not (lines[i].startswith(fence[0] * len(fence))
+                                      and lines[i].strip() == lines[i].strip()[0] * len(lines[i].strip())):
+            out.append((i + 1, lines[i]))
+            i += 1
+        i += 1
+    return out
+
+
+def test_sources_found() -> None:
+    assert SOURCES, "no chapter sources"
+    assert any(code_cell_lines(p) for p in SOURCES), "no code cells found: the parser is broken"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
+def test_code_cell_lines_fit_88_columns(path: Path) -> None:
+    long = [(n, len(text)) for n, text in code_cell_lines(path) if len(text) > MAX_COLUMNS]
+    assert not long, (f"{path.relative_to(ROOT)}: {len(long)} code-cell lines longer than {MAX_COLUMNS} "
+                      f"columns (line: length) " + ", ".join(f"{n}: {w}" for n, w in long))
