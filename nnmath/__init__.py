@@ -25,6 +25,7 @@ The backward convention, the same for every op:
 from . import data, init, plotting
 from . import diagrams  # noqa: F401  (after plotting: it uses the palette)
 from .activations import *  # noqa: F403
+from .amp import *  # noqa: F403
 from .attention import *  # noqa: F403
 from .autodiff import *  # noqa: F403
 from .calibration import *  # noqa: F403
@@ -49,7 +50,6 @@ from .plotting import draw_graph, export_graph
 from .residual import *  # noqa: F403
 from .recurrent import *  # noqa: F403
 from .rmsnorm import *  # noqa: F403
-from .recurrent import *  # noqa: F403
 from .rng import *  # noqa: F403
 from .training import *  # noqa: F403
 from .transformer import *  # noqa: F403
