@@ -289,7 +289,7 @@ def correlate2d(image: ArrayLike, kernel: ArrayLike, mode: Literal["valid", "ful
 
     .. math:: (I \star K)[i, j] = \sum_{u}\sum_{v} I[i + u, j + v]\, K[u, v].
 
-    The kernel is *not* flipped; this is what CNN layers (and the seed notebook's ``convolve2d``)
+    The kernel is *not* flipped; this is what CNN layers (and many hand-written ``convolve2d`` loops)
     compute. ``mode`` is ``'valid'`` (only positions where the kernel fits), ``'full'`` (every
     overlap: zero padding :math:`k-1` on each side) or ``'same'`` (the size of ``image``, centred
     like SciPy; for odd kernels this is ``conv2d(..., padding='same')``).
@@ -422,7 +422,7 @@ def conv2d_backward(dout: ArrayLike, cache: ConvCache) -> tuple[Array, Array, Ar
 
 def conv2d_naive(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, stride: IntPair = 1,
                  padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, ConvNaiveCache]:
-    """Loop reference for :func:`conv2d` (same arguments and output): the seed notebook's
+    """Loop reference for :func:`conv2d` (same arguments and output): the textbook loop
     ``np.sum(window * kernel)`` at every sample, output channel and position. For tests and the book."""
     x, weight, bias = _check_conv_args(x, weight, bias)
     g = _Geometry.build(x.shape, weight.shape[2:], stride, padding, dilation)
