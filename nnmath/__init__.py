@@ -42,6 +42,7 @@ from .init import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .losses import *  # noqa: F403
 from .meanfield import *  # noqa: F403
+from .opcount import *  # noqa: F403
 from .models import *  # noqa: F403
 from .module import *  # noqa: F403
 from .normalization import *  # noqa: F403
@@ -51,6 +52,7 @@ from .residual import *  # noqa: F403
 from .recurrent import *  # noqa: F403
 from .rmsnorm import *  # noqa: F403
 from .rng import *  # noqa: F403
+from .rope import *  # noqa: F403
 from .training import *  # noqa: F403
 from .transformer import *  # noqa: F403
 from .vit import *  # noqa: F403
