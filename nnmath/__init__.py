@@ -22,7 +22,7 @@ The backward convention, the same for every op:
   gradients into ``Parameter.grad`` (:class:`FunctionalModule` does this for every wrapper).
 """
 
-from . import data, init, plotting
+from . import data, init, plotting, precision
 from . import diagrams  # noqa: F401  (after plotting: it uses the palette)
 from .activations import *  # noqa: F403
 from .amp import *  # noqa: F403
