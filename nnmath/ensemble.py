@@ -23,6 +23,7 @@ computes the same thing.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -31,11 +32,14 @@ from numpy.typing import ArrayLike
 
 from ._checks import Array, as_array, check_ndim
 from . import init
-from .module import Module, Parameter
-from .normalization import NormCache, _affine, _normalize, batch_norm_backward
+from .linear import Linear
+from .module import Module, Parameter, Sequential
+from .normalization import BatchNorm1d, NormCache, _affine, _normalize, batch_norm_backward
+from .residual import Residual
 from .rng import get_rng
 
-__all__ = ["ensemble_linear", "ensemble_linear_backward", "EnsembleLinear", "EnsembleBatchNorm1d"]
+__all__ = ["ensemble_linear", "ensemble_linear_backward", "EnsembleLinear", "EnsembleBatchNorm1d",
+           "ensemble_member"]
 
 
 def ensemble_linear(x: ArrayLike, W: ArrayLike,
@@ -124,6 +128,15 @@ class EnsembleLinear(Module):
             self.bias.grad += db
         return dx
 
+    def member(self, e: int) -> Linear:
+        """Member ``e`` as an ordinary :class:`~nnmath.linear.Linear` (a copy of its weights)."""
+        lin = Linear(self.in_features, self.out_features, bias=self.bias is not None,
+                     rng=np.random.default_rng(0))
+        lin.weight.data[...] = self.weight.data[e]
+        if self.bias is not None:
+            lin.bias.data[...] = self.bias.data[e]
+        return lin
+
     def extra_repr(self) -> str:
         return (f"n_members={self.n_members}, in_features={self.in_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")
@@ -175,5 +188,38 @@ class EnsembleBatchNorm1d(Module):
         self.bias.grad += dbeta
         return dx
 
+    def member(self, e: int) -> BatchNorm1d:
+        """Member ``e`` as an ordinary :class:`~nnmath.normalization.BatchNorm1d` (copies of its
+        parameters and running statistics, same mode)."""
+        bn = BatchNorm1d(self.num_features, eps=self.eps, momentum=self.momentum)
+        bn.weight.data[...] = self.weight.data[e]
+        bn.bias.data[...] = self.bias.data[e]
+        bn.running_mean[...] = self.running_mean[e]
+        bn.running_var[...] = self.running_var[e]
+        bn.training = self.training
+        return bn
+
     def extra_repr(self) -> str:
         return f"n_members={self.n_members}, num_features={self.num_features}, eps={self.eps}"
+
+
+def ensemble_member(module: Module, e: int) -> Module:
+    """Member ``e`` of an ensemble network as an ordinary network of the same structure.
+
+    :class:`EnsembleLinear` and :class:`EnsembleBatchNorm1d` become ``Linear`` and
+    ``BatchNorm1d`` with member ``e``'s numbers; :class:`~nnmath.module.Sequential` and
+    :class:`~nnmath.residual.Residual` are rebuilt around their converted children; any other
+    module (activations, which hold no member-specific state) is deep-copied.
+    """
+    if isinstance(module, (EnsembleLinear, EnsembleBatchNorm1d)):
+        return module.member(e)
+    if isinstance(module, Sequential):
+        out: Module = Sequential(*(ensemble_member(m, e) for m in module))
+    elif isinstance(module, Residual):
+        if isinstance(module.scale, Parameter):
+            raise ValueError("ensemble_member: a learnable residual scale is shared by all members")
+        out = Residual(ensemble_member(module.fn, e), scale=module.scale)
+    else:
+        out = copy.deepcopy(module)
+    out.train(module.training)
+    return out

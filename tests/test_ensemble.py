@@ -92,3 +92,22 @@ def test_bad_input(rng):
         layer = nm.EnsembleLinear(2, 3, 4, rng=rng)
         layer(rng.standard_normal((5, 3)))
         layer.backward(np.zeros((2, 5, 3)))
+
+
+def test_ensemble_member_equals_member(rng):
+    E = 3
+    net = nm.Sequential(nm.EnsembleLinear(E, 4, 5, rng=rng), nm.EnsembleBatchNorm1d(E, 5), nm.ReLU(),
+                        nm.Residual(nm.Sequential(nm.EnsembleBatchNorm1d(E, 5), nm.Tanh(),
+                                                  nm.EnsembleLinear(E, 5, 5, rng=rng))),
+                        nm.EnsembleLinear(E, 5, 2, rng=rng))
+    x = rng.standard_normal((8, 4))
+    net(x + 1.0)                              # move the running statistics away from 0 and 1
+    for training in (True, False):
+        net.train(training)
+        out = net(x)
+        for e in range(E):
+            member = nm.ensemble_member(net, e)
+            assert member.training == training
+            np.testing.assert_allclose(member(x), out[e], rtol=1e-13, atol=1e-13)
+    with pytest.raises(ValueError, match="learnable"):
+        nm.ensemble_member(nm.Residual(nm.ReLU(), scale=0.0, learnable_scale=True), 0)
