@@ -51,6 +51,7 @@ padding (``padding_mode='zeros'``), and no ``ceil_mode``/``divisor_override`` in
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -191,23 +192,53 @@ def _inside(start: int, step: int, n_out: int, n: int) -> tuple[slice, slice]:
     return slice(start + step * first, start + step * (stop - 1) + 1, step), slice(first, stop)
 
 
+def _taps(g: _Geometry) -> Iterator[tuple[int, int, tuple[slice, slice], tuple[slice, slice]]]:
+    """Every kernel tap ``(u, v)`` with the pixels it reads, ``(rows, cols)`` of the unpadded image,
+    and the output positions ``(i, j)`` that read them; taps that only ever see padding are skipped."""
+    (kh, kw), (sh, sw), (dh, dw), (OH, OW) = g.kernel, g.stride, g.dilation, g.out_hw
+    H, W = g.x_shape[-2:]
+    pt, _, pl, _ = g.pads
+    for u in range(kh):
+        rows, i = _inside(u * dh - pt, sh, OH, H)
+        for v in range(kw):
+            cols_v, j = _inside(v * dw - pl, sw, OW, W)
+            if rows.start != rows.stop and cols_v.start != cols_v.stop:
+                yield u, v, (rows, cols_v), (i, j)
+
+
 def _col2im(cols: Array, g: _Geometry) -> Array:
     """Adjoint of :func:`_im2col`: add each column entry back onto its pixel (entries that were copied
     from the padding have no pixel and are dropped)."""
     N, C, H, W = g.x_shape
-    (kh, kw), (sh, sw), (dh, dw), (OH, OW) = g.kernel, g.stride, g.dilation, g.out_hw
-    pt, _, pl, _ = g.pads
+    (kh, kw), (OH, OW) = g.kernel, g.out_hw
     cols = cols.reshape(N, C, kh, kw, OH, OW)
     out = np.zeros((N, C, H, W), dtype=cols.dtype)
     # One kernel tap (u, v) at a time: its targets are distinct pixels, so a basic-slice `+=` is exact;
     # different taps that hit the same pixel are summed by successive iterations. Each tap adds only
     # the windows for which it lands inside the image, straight into the unpadded result: no padded
     # buffer to allocate, crop and copy.
-    for u in range(kh):
-        rows, i = _inside(u * dh - pt, sh, OH, H)
-        for v in range(kw):
-            cols_v, j = _inside(v * dw - pl, sw, OW, W)
-            out[:, :, rows, cols_v] += cols[:, :, u, v, i, j]
+    for u, v, (rows, cols_v), (i, j) in _taps(g):
+        out[:, :, rows, cols_v] += cols[:, :, u, v, i, j]
+    return out
+
+
+_TAPWISE_MIN_CHANNELS = 8   # below this C_in, one (N, C_in kH kW, P) product and col2im are faster
+
+
+def _col2im_matmul(weight: Array, dout: Array, g: _Geometry) -> Array:
+    r""":func:`_col2im` of :math:`w^\top \bar y` (``weight`` ``(C_out, C_in, kH, kW)``, ``dout``
+    ``(N, C_out, OH*OW)``) without forming that ``(N, C_in kH kW, OH OW)`` column gradient: the rows
+    of :math:`w^\top \bar y` for tap ``(u, v)`` are :math:`w_{:,:,u,v}^\top \bar y`, so each tap's
+    product is computed just before col2im adds it in. The same multiply-adds; the difference is
+    memory — one ``(N, C_in, OH*OW)`` block at a time, which stays in cache, instead of an array
+    :math:`k_h k_w` times larger that is written once and read once (and, above glibc's
+    threshold, mapped fresh and page-faulted on every call)."""
+    N, C, H, W = g.x_shape
+    OH, OW = g.out_hw
+    per_tap = np.ascontiguousarray(weight.transpose(2, 3, 1, 0))      # (kH, kW, C_in, C_out)
+    out = np.zeros((N, C, H, W), dtype=np.result_type(weight, dout))
+    for u, v, (rows, cols_v), (i, j) in _taps(g):
+        out[:, :, rows, cols_v] += (per_tap[u, v] @ dout).reshape(N, C, OH, OW)[:, :, i, j]
     return out
 
 
@@ -406,16 +437,21 @@ def conv2d_backward(dout: ArrayLike, cache: ConvCache) -> tuple[Array, Array, Ar
     full convolution of :math:`\bar y` with the kernel (a correlation with the flipped kernel).
 
     :math:`\bar w` reuses the columns that :func:`conv2d` cached, so the backward pass builds no
-    columns of its own: two batched matrix products and one col2im.
+    columns of its own: one batched matrix product for :math:`\bar w`, and col2im of
+    :math:`w^\top \bar y` — computed one kernel tap at a time (:func:`_col2im_matmul`) when there
+    are enough input channels for each tap's product to be an efficient matrix product (measured
+    with ``benchmarks/conv.py``), as one product and :func:`_col2im` otherwise.
     """
     cols, weight, has_bias, g = cache
     N, C_out = cols.shape[0], weight.shape[0]
     dout = _check_dout(dout, (N, C_out, *g.out_hw)).reshape(N, C_out, g.out_hw[0] * g.out_hw[1])
-    w2 = weight.reshape(C_out, cols.shape[1])
     # the cached columns again: N products (C_out, P) @ (P, K), then a sum over the batch (a single
     # product over (N*P) would first copy cols into a 2-D layout, which costs more than it saves)
     dweight = (dout @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape)
-    dx = _col2im(w2.T @ dout, g)
+    if weight.shape[1] >= _TAPWISE_MIN_CHANNELS:
+        dx = _col2im_matmul(weight, dout, g)      # col2im(w^T dout), one kernel tap at a time
+    else:   # few input channels: per-tap products of C_in rows are too thin for BLAS
+        dx = _col2im(weight.reshape(C_out, cols.shape[1]).T @ dout, g)
     dbias = dout.sum(axis=(0, 2)) if has_bias else None
     return dx, dweight, dbias
 

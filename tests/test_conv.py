@@ -270,6 +270,9 @@ def test_injected_col2im_fancy_index_bug_is_caught(monkeypatch):
     # without overlap (stride == kernel) every pixel is hit once and the buggy scatter is correct
     assert nm.gradcheck(nm.conv2d, nm.conv2d_backward, x, w, b, stride=3).passed
     monkeypatch.setattr(conv_mod, "_col2im", _col2im_fancy_index_bug)
+    # conv2d_backward's col2im of w^T dout, with the same bug
+    monkeypatch.setattr(conv_mod, "_col2im_matmul",
+                        lambda w, d, g: _col2im_fancy_index_bug(w.reshape(w.shape[0], -1).T @ d, g))
     assert nm.gradcheck(nm.conv2d, nm.conv2d_backward, x, w, b, stride=3).passed
     # with overlapping windows, both the conv and the max-pool gradients are caught
     with pytest.raises(nm.GradcheckError):
@@ -474,3 +477,19 @@ def test_max_pool_all_neg_inf_window_routes_to_first_real_pixel_like_torch(k, p,
     g = nm.max_pool2d_backward(dout, cache)
     np.testing.assert_allclose(g, xt.grad.numpy(), rtol=0, atol=1e-14)
     np.testing.assert_allclose(g.sum(), dout.sum(), rtol=1e-12)   # no window's gradient is dropped
+
+
+@pytest.mark.parametrize("c_in", [conv_mod._TAPWISE_MIN_CHANNELS - 1, conv_mod._TAPWISE_MIN_CHANNELS])
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 1, 1), (2, 1, 1), (1, "same", 2), (3, 0, 1), (2, 2, 2)])
+def test_both_input_gradient_paths_match_the_loop(c_in, stride, padding, dilation, rng):
+    """conv2d_backward forms col2im(w^T dout) per kernel tap from _TAPWISE_MIN_CHANNELS input
+    channels on, as one product below: both equal the naive loop, and the tap-wise one gradchecks."""
+    x, w, b = conv_inputs(rng, 7, 6, 3, 2, n=2, c_in=c_in, c_out=3)
+    out, cache = nm.conv2d(x, w, b, stride, padding, dilation)
+    _, naive_cache = nm.conv2d_naive(x, w, b, stride, padding, dilation)
+    dout = rng.standard_normal(out.shape)
+    for fast, slow in zip(nm.conv2d_backward(dout, cache), nm.conv2d_backward_naive(dout, naive_cache)):
+        np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
+    report = nm.gradcheck(nm.conv2d, nm.conv2d_backward, x, w, b, stride=stride, padding=padding,
+                          dilation=dilation, fast=True)
+    assert report.passed and report.max_rel_error < 1e-7, str(report)
