@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from dataclasses import dataclass, field
+
+import sphinxcontrib.bibtex.plugin
 from pybtex.plugin import register_plugin
+from sphinxcontrib.bibtex.style.referencing import BracketStyle
+from sphinxcontrib.bibtex.style.referencing.author_year import AuthorYearReferenceStyle
 from pybtex.style.formatting.plain import Style as PlainStyle
 from pybtex.style.labels import BaseLabelStyle
 from pybtex.style.sorting.author_year_title import SortingStyle
@@ -47,6 +52,26 @@ class AuthorYearLabels(BaseLabelStyle):
 class NnbookStyle(PlainStyle):
     default_label_style = AuthorYearLabels
     default_sorting_style = SortingStyle
+
+
+def _round() -> BracketStyle:
+    return BracketStyle(left="(", right=")")
+
+
+@dataclass
+class AuthorYearRound(AuthorYearReferenceStyle):
+    """``author_year`` with round brackets: "(Ioffe and Szegedy, 2015)", "Ioffe and Szegedy (2015)"."""
+
+    bracket_parenthetical: BracketStyle = field(default_factory=_round)
+    bracket_textual: BracketStyle = field(default_factory=_round)
+    bracket_author: BracketStyle = field(default_factory=_round)
+    bracket_label: BracketStyle = field(default_factory=_round)
+    bracket_year: BracketStyle = field(default_factory=_round)
+
+
+# registered at import, before sphinxcontrib.bibtex looks the styles up at builder-inited
+sphinxcontrib.bibtex.plugin.register_plugin("sphinxcontrib.bibtex.style.referencing",
+                                            "author_year_round", AuthorYearRound)
 
 
 def setup(app: Any) -> dict[str, Any]:
