@@ -12,8 +12,8 @@ import pytest
 
 import nnmath as nm
 
-# Not 0: gradcheck draws its upstream gradient from default_rng(0); inputs from the same stream
-# would make the "random" upstream a copy of the inputs.
+# Any seed works: gradcheck draws its upstream gradient from a stream of its own
+# (default_rng([seed, 0x67726164])), never a copy of the inputs.
 SEED = 2024
 TOL = 1e-7
 SDPA = (nm.scaled_dot_product_attention, nm.scaled_dot_product_attention_backward)

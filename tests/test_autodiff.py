@@ -33,10 +33,6 @@ def engine_check(f: Callable[..., nm.Tensor], *arrays: np.ndarray, **opts) -> nm
     return nm.check_vjp(forward, backward, {f"x{i}": a for i, a in enumerate(arrays)}, **opts)
 
 
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(1234)
-
 
 # --- elementary operations vs finite differences ----------------------------------------------
 ELEMENTARY = {

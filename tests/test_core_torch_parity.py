@@ -17,10 +17,6 @@ F = torch.nn.functional
 RTOL, ATOL = 1e-12, 1e-14
 
 
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(2024)
-
 
 def T(a: np.ndarray, grad: bool = False):
     return torch.tensor(np.asarray(a), dtype=torch.float64, requires_grad=grad)

@@ -10,10 +10,6 @@ import pytest
 import nnmath as nm
 
 
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(99)
-
 
 def ones_upstream_check(op, op_backward, x: np.ndarray, eps: float = 1e-6) -> float:
     """What a checker with dout = ones would see: max |analytic - numeric| for the loss sum(op(x))."""

@@ -12,10 +12,6 @@ import pytest
 import nnmath as nm
 
 
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(11)
-
 
 @pytest.mark.parametrize("xshape", [(1, 4), (7, 4), (2, 3, 4), (4,)])
 def test_gradcheck_linear(xshape, rng):

@@ -12,10 +12,6 @@ import nnmath as nm
 REDUCTIONS = ["mean", "sum", "none"]
 
 
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(7)
-
 
 def soft_targets(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
     t = rng.random((n, c))

@@ -11,10 +11,6 @@ import pytest
 import nnmath as nm
 
 
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(3)
-
 
 def two_layer(rng: np.random.Generator, d_in: int = 3, hidden: int = 4, d_out: int = 2) -> nm.Sequential:
     return nm.Sequential(nm.Linear(d_in, hidden, rng=rng), nm.Sigmoid(), nm.Linear(hidden, d_out, rng=rng))

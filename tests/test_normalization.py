@@ -8,9 +8,9 @@ import pytest
 
 import nnmath as nm
 
-# A seed different from gradcheck's upstream seed (0): with x drawn from the same stream, the
-# "random" upstream gradient is an affine function of x, i.e. lies in the null space of the
-# batch-norm Jacobian, and the true input gradient is ~0.
+# gradcheck draws its upstream gradient from a stream of its own (default_rng([seed, 0x67726164])):
+# were it drawn from the inputs' stream, it would be an affine function of x, i.e. lie in the null
+# space of the batch-norm Jacobian, and the true input gradient would be ~0.
 SEED = 1234
 LAYOUTS = [(6, 3), (4, 3, 5), (3, 3, 4, 2)]
 TOL = 1e-7
