@@ -58,8 +58,8 @@ class Optimizer:
 class SGD(Optimizer):
     r"""Stochastic gradient descent with PyTorch's semantics (``torch.optim.SGD``).
 
-    With :math:`g = \nabla L + \lambda\theta` (weight decay :math:`\lambda`, an L2 penalty
-    :math:`\tfrac\lambda2\|\theta\|^2` added to the loss), momentum :math:`\mu` and dampening
+    With :math:`g = \nabla L + \omega\theta` (weight decay :math:`\omega`, an L2 penalty
+    :math:`\tfrac\omega2\|\theta\|^2` added to the loss), momentum :math:`\mu` and dampening
     :math:`\tau` (default 0):
 
     .. math::
@@ -81,7 +81,7 @@ class SGD(Optimizer):
     momentum : float
         :math:`\mu`, default 0.
     weight_decay : float
-        :math:`\lambda`, default 0 (coupled: added to the gradient before momentum).
+        :math:`\omega`, default 0 (coupled: added to the gradient before momentum).
     nesterov : bool
         Use Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``, as in PyTorch).
     dampening : float
@@ -117,7 +117,7 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     r"""Adam (Kingma & Ba, 2015) with PyTorch's semantics and defaults (``torch.optim.Adam``).
 
-    With :math:`g_t = \nabla L(\theta_{t-1}) + \lambda\theta_{t-1}` (``weight_decay`` is an L2
+    With :math:`g_t = \nabla L(\theta_{t-1}) + \omega\theta_{t-1}` (``weight_decay`` is an L2
     penalty added to the gradient, as in ``torch.optim.Adam``; see :class:`AdamW` for decoupled
     decay):
 
@@ -143,7 +143,7 @@ class Adam(Optimizer):
     eps : float
         Default 1e-8.
     weight_decay : float
-        L2 coefficient :math:`\lambda`, default 0.
+        L2 coefficient :math:`\omega`, default 0.
     amsgrad : bool
         Use :math:`\max_{s \le t} v_s` in the denominator (Reddi et al., 2018), as PyTorch does.
 
@@ -200,13 +200,13 @@ class AdamW(Adam):
 
     The decay shrinks the parameters directly, *before* and *outside* the adaptive step:
 
-    .. math:: \theta \leftarrow (1 - \eta\lambda)\,\theta,
+    .. math:: \theta \leftarrow (1 - \eta\omega)\,\theta,
 
     then the :class:`Adam` step with :math:`g_t = \nabla L` (no decay term in the gradient).
 
-    With L2 regularisation inside Adam the decay term :math:`\lambda\theta` is divided by
+    With L2 regularisation inside Adam the decay term :math:`\omega\theta` is divided by
     :math:`\sqrt{\hat v}` like the rest of the gradient, so parameters with large gradients are
-    barely decayed; decoupling makes every parameter decay at the same rate :math:`\eta\lambda`.
+    barely decayed; decoupling makes every parameter decay at the same rate :math:`\eta\omega`.
     PyTorch's default ``weight_decay`` is 1e-2 (Adam's is 0).
     """
 
