@@ -18,7 +18,7 @@ import inspect
 import sys
 from collections import Counter
 from dataclasses import dataclass
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import Any, Callable
 
 __all__ = ["LineCounts", "count_lines"]
@@ -35,6 +35,14 @@ class LineCounts:
     counts: dict[tuple[str, int], int]
     sources: dict[tuple[str, int], str]
 
+    def total(self) -> int:
+        """All line executions in the watched functions."""
+        return sum(self.counts.values())
+
+    def containing(self, text: str) -> int:
+        """The summed count of every watched line whose source contains ``text`` (0 if none)."""
+        return sum(self.counts.get(key, 0) for key, line in self.sources.items() if text in line)
+
     def of(self, function: Callable[..., Any], contains: str) -> int:
         """The count of the one line of ``function`` whose source contains ``contains``.
 
@@ -50,15 +58,15 @@ class LineCounts:
         return self.counts.get(keys[0], 0)
 
 
-def count_lines(watch: Callable[..., Any] | list[Callable[..., Any]], call: Callable[..., Any],
-                *args: Any, **kwargs: Any) -> tuple[Any, LineCounts]:
+def count_lines(watch: Callable[..., Any] | ModuleType | list[Callable[..., Any]],
+                call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, LineCounts]:
     """Run ``call(*args, **kwargs)`` and count the lines executed inside the ``watch`` functions.
 
     Parameters
     ----------
-    watch : function or list of functions
-        Plain Python functions whose lines are counted (nested calls of them count too); lines
-        of every other function are not traced.
+    watch : function, list of functions, or module
+        Plain Python functions whose lines are counted (nested calls of them count too); a module
+        stands for every function defined in it. Lines of every other function are not traced.
     call : callable
         What to run, e.g. ``nm.conv2d_naive``; it may call the watched functions indirectly.
 
@@ -69,7 +77,11 @@ def count_lines(watch: Callable[..., Any] | list[Callable[..., Any]], call: Call
     counts : LineCounts
         Per-line execution counts of the watched functions.
     """
-    functions = watch if isinstance(watch, list) else [watch]
+    if isinstance(watch, ModuleType):
+        functions = [f for _, f in inspect.getmembers(watch, inspect.isfunction)
+                     if f.__module__ == watch.__name__]
+    else:
+        functions = watch if isinstance(watch, list) else [watch]
     codes = {}
     sources: dict[tuple[str, int], str] = {}
     for f in functions:

@@ -52,3 +52,25 @@ def test_of_rejects_ambiguous_or_missing_text_and_restores_the_tracer() -> None:
         counts.of(_nested, "no such text")
     with pytest.raises(TypeError, match="Python functions"):
         count_lines(len, len, [1])
+
+
+def test_a_module_watches_all_its_functions_and_containing_sums_lines() -> None:
+    import sys as _sys
+
+    module = _sys.modules[__name__]
+    _, counts = count_lines(module, _caller, 3)
+    assert counts.containing("total += i * j") == 3 * 6
+    assert counts.of(_caller, "return sum") == 1
+    assert counts.containing("no such text") == 0
+    assert counts.total() >= counts.containing("total += i * j")
+
+
+def test_the_vectorised_conv_runs_the_same_lines_at_every_size() -> None:
+    rng = np.random.default_rng(1)
+    totals = []
+    for N, side in ((1, 5), (3, 11)):
+        x, w = rng.standard_normal((N, 2, side, side)), rng.standard_normal((3, 2, 3, 3))
+        (out, cache), fwd = count_lines(nm.conv, nm.conv2d, x, w, padding=1)
+        _, bwd = count_lines(nm.conv, nm.conv2d_backward, rng.standard_normal(out.shape), cache)
+        totals.append((fwd.total(), bwd.total()))
+    assert totals[0] == totals[1]
