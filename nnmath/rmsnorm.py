@@ -35,7 +35,7 @@ class RMSNormCache(NamedTuple):
     xhat: Array                 # x * r, the normalized input: a factor of both gradients
     rrms: Array                 # r = 1/sqrt(mean(x^2) + eps), keepdims over the normalized axes
     axes: tuple[int, ...]       # the normalized (trailing) axes
-    weight: Array | None        # gamma, or None without an elementwise affine
+    gamma: Array | None         # the weight, or None without an elementwise affine
 
 
 def _shape(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
