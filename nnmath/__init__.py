@@ -40,6 +40,7 @@ from .flash import *  # noqa: F403
 from .gradcheck import *  # noqa: F403
 from .init import *  # noqa: F403
 from .linear import *  # noqa: F403
+from .lm import *  # noqa: F403
 from .losses import *  # noqa: F403
 from .meanfield import *  # noqa: F403
 from .opcount import *  # noqa: F403

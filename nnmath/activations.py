@@ -30,8 +30,8 @@ from .module import FunctionalModule
 __all__ = [
     "sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "relu", "relu_backward",
     "leaky_relu", "leaky_relu_backward", "gelu", "gelu_backward", "softmax", "softmax_backward",
-    "log_softmax", "log_softmax_backward",
-    "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "GELU", "Softmax", "LogSoftmax",
+    "log_softmax", "log_softmax_backward", "silu", "silu_backward",
+    "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "GELU", "SiLU", "Softmax", "LogSoftmax",
     "LeakyReLUCache", "GELUCache", "SoftmaxCache",
 ]
 
@@ -174,6 +174,19 @@ def gelu_backward(dout: ArrayLike, cache: GELUCache) -> Array:
 
 
 # --- softmax and log-softmax ---------------------------------------------------------------
+def silu(x: ArrayLike) -> tuple[Array, tuple[Array, Array]]:
+    r"""SiLU (Swish) :math:`x\,\sigma(x)`, ``torch.nn.functional.silu``. Cache: ``(x, sigma(x))``."""
+    x = as_array(x)
+    s, _ = sigmoid(x)
+    return x * s, (x, s)
+
+
+def silu_backward(dout: ArrayLike, cache: tuple[Array, Array]) -> Array:
+    r""":math:`\bar x = \bar y\,\sigma(x)\bigl(1 + x(1 - \sigma(x))\bigr)`."""
+    x, s = cache
+    return _dout(dout, x) * s * (1.0 + x * (1.0 - s))
+
+
 def _along(x: Array, axis: int) -> Array:
     """``x``, after checking that it has the axis (an empty axis is fine: its softmax is empty,
     and ``initial=-inf`` gives its maximum without NumPy's zero-size error)."""
@@ -273,6 +286,11 @@ class GELU(FunctionalModule):
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
+
+
+class SiLU(FunctionalModule):
+    """``torch.nn.SiLU()`` (Swish): see :func:`silu`."""
+    _op, _op_backward = staticmethod(silu), staticmethod(silu_backward)
 
 
 class Softmax(FunctionalModule):
