@@ -1,4 +1,4 @@
-"""Tests for nnmath.diagnostics: the deep-MLP builder, per-layer statistics from a real forward and
+"""Tests for nnmath.diagnostics: per-layer statistics from a real forward and
 backward pass (checked against a hand computation and against finite differences), and the exact
 input-output Jacobian (fast path vs naive loop vs central differences vs the product of weights)."""
 
@@ -18,53 +18,6 @@ def _set(layer: nm.Linear, W, b) -> None:
 
 
 # --- deep_mlp ---------------------------------------------------------------------------------------
-def test_deep_mlp_structure():
-    m = nm.deep_mlp(3, 4, "tanh", in_features=5, out_features=2, rng=np.random.default_rng(0))
-    kinds = [type(layer).__name__ for layer in m]
-    assert kinds == ["Linear", "Tanh", "Linear", "Tanh", "Linear", "Tanh", "Linear"]
-    assert [lay.weight.shape for lay in m if isinstance(lay, nm.Linear)] == [(5, 4), (4, 4), (4, 4), (4, 2)]
-    lin = nm.deep_mlp(4, 3, "linear", rng=np.random.default_rng(0))
-    assert all(isinstance(lay, nm.Linear) for lay in lin) and len(lin) == 4
-    leaky = nm.deep_mlp(2, 3, lambda: nm.LeakyReLU(0.2), rng=np.random.default_rng(0))
-    assert isinstance(leaky[1], nm.LeakyReLU) and leaky[1].negative_slope == 0.2 and leaky[1] is not leaky[3]
-
-
-def test_deep_mlp_initialization():
-    """Named initializers reach every weight (variance within 5 standard errors, SE = s^2 sqrt(2/n)
-    for normal weights) and zero the biases; 'default' keeps Linear's U(+-1/sqrt(in)) for both."""
-    m = nm.deep_mlp(2, 300, "relu", init="kaiming_normal_", init_kwargs={"nonlinearity": "relu"},
-                    rng=np.random.default_rng(1))
-    for lay in (m[0], m[2]):
-        w = lay.weight.data
-        var = 2 / 300
-        assert abs(np.mean(w**2) - var) <= 5 * var * math.sqrt(2 / w.size)
-        assert np.all(lay.bias.data == 0)
-    d = nm.deep_mlp(1, 300, "relu", rng=np.random.default_rng(1))
-    assert np.abs(d[0].bias.data).max() > 0 and np.abs(d[0].weight.data).max() <= 1 / math.sqrt(300)
-    seen = []
-    nm.deep_mlp(3, 4, "tanh", init=lambda w, rng: seen.append(w.shape) or nm.init.ones_(w), rng=np.random.default_rng(0))
-    assert seen == [(4, 4)] * 3
-
-
-def test_deep_mlp_is_seeded():
-    a = nm.deep_mlp(3, 5, "tanh", init="xavier_uniform_", rng=np.random.default_rng(2))
-    b = nm.deep_mlp(3, 5, "tanh", init="xavier_uniform_", rng=np.random.default_rng(2))
-    for p, q in zip(a.parameters(), b.parameters()):
-        np.testing.assert_array_equal(p.data, q.data)
-
-
-def test_deep_mlp_errors():
-    with pytest.raises(ValueError, match="unknown activation 'swish'"):
-        nm.deep_mlp(2, 3, "swish")
-    with pytest.raises(ValueError, match="unknown init 'he'"):
-        nm.deep_mlp(2, 3, init="he")
-    with pytest.raises(ValueError, match="init_kwargs only apply"):
-        nm.deep_mlp(2, 3, init_kwargs={"std": 0.1})
-    with pytest.raises(ValueError, match="depth and width must be positive"):
-        nm.deep_mlp(0, 3)
-
-
-# --- layer_statistics: hand computation -----------------------------------------------------------
 def _tiny():
     """Linear(2,3) -> Tanh -> Linear(3,2) -> ReLU with fixed numbers: one tanh unit saturates on some
     samples, one ReLU unit is negative for every sample (dead)."""

@@ -1,4 +1,5 @@
-"""The shared training loop does exactly what the hand-written loop of chapter 1 does."""
+"""The shared training loop does exactly what the hand-written loop of chapter 1 does; early
+stopping; gradient accumulation over micro-batches equals the big batch."""
 
 from __future__ import annotations
 
@@ -112,3 +113,71 @@ def test_early_stopping_needs_validation_data() -> None:
     model = _model(0)
     with pytest.raises(ValueError, match="early stopping needs X_val, y_val and patience >= 1"):
         nm.fit(model, nm.CrossEntropyLoss(), nm.SGD(model.parameters()), X, y, epochs=2, patience=2)
+
+
+# --- gradient accumulation ---------------------------------------------------------------------
+def mlp(seed: int) -> nm.Module:
+    rng = np.random.default_rng(seed)
+    return nm.Sequential(nm.Linear(5, 8, rng=rng), nm.Tanh(), nm.Linear(8, 3, rng=rng))
+
+
+@pytest.mark.parametrize("micro", [1, 7, 10, 50])
+def test_accumulation_equals_big_batch(micro):
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((50, 5)), rng.integers(0, 3, 50)
+    big, acc = mlp(0), mlp(0)
+    loss_fn = nm.CrossEntropyLoss()
+    big_loss = float(loss_fn(big(X), y))
+    big.backward(loss_fn.backward())
+    acc_loss = nm.accumulate_gradients(acc, loss_fn, X, y, micro_batch_size=micro)
+    assert acc_loss == pytest.approx(big_loss, rel=1e-13)
+    for p, q in zip(big.parameters(), acc.parameters()):
+        np.testing.assert_allclose(q.grad, p.grad, rtol=1e-11, atol=1e-13)
+
+
+def test_accumulation_mse_and_adds_to_existing_grad():
+    rng = np.random.default_rng(6)
+    X, y = rng.standard_normal((23, 5)), rng.standard_normal((23, 3))
+    big, acc = mlp(1), mlp(1)
+    loss_fn = nm.MSELoss()
+    loss_fn(big(X), y)
+    big.backward(loss_fn.backward())
+    nm.accumulate_gradients(acc, loss_fn, X, y, micro_batch_size=4)
+    for p, q in zip(big.parameters(), acc.parameters()):
+        np.testing.assert_allclose(q.grad, p.grad, rtol=1e-11, atol=1e-13)
+    # it does not zero: a second call doubles the gradient
+    nm.accumulate_gradients(acc, loss_fn, X, y, micro_batch_size=4)
+    for p, q in zip(big.parameters(), acc.parameters()):
+        np.testing.assert_allclose(q.grad, 2 * p.grad, rtol=1e-11, atol=1e-13)
+    with pytest.raises(ValueError, match=r"X.shape=\(23, 5\).*y.shape=\(22, 3\)"):
+        nm.accumulate_gradients(acc, loss_fn, X, y[:22], micro_batch_size=4)
+
+
+def test_accumulation_not_exact_with_batch_norm():
+    if not hasattr(nm, "BatchNorm1d"):
+        pytest.skip("nm.BatchNorm1d not available yet")
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((40, 5)), rng.integers(0, 3, 40)
+
+    def net() -> nm.Module:
+        r = np.random.default_rng(0)
+        return nm.Sequential(nm.Linear(5, 8, rng=r), nm.BatchNorm1d(8), nm.Tanh(), nm.Linear(8, 3, rng=r))
+
+    big, acc = net(), net()
+    loss_fn = nm.CrossEntropyLoss()
+    loss_fn(big(X), y)
+    big.backward(loss_fn.backward())
+    nm.accumulate_gradients(acc, loss_fn, X, y, micro_batch_size=10)
+    g_big, g_acc = (np.concatenate([p.grad.ravel() for p in m.parameters()]) for m in (big, acc))
+    rel = np.linalg.norm(g_acc - g_big) / np.linalg.norm(g_big)
+    assert rel > 1e-3          # micro-batches are normalized with their own statistics
+    # ... and in evaluation mode (fixed running statistics) it is exact again
+    big, acc = net().eval(), net().eval()
+    loss_fn(big(X), y)
+    big.backward(loss_fn.backward())
+    nm.accumulate_gradients(acc, loss_fn, X, y, micro_batch_size=10)
+    for p, q in zip(big.parameters(), acc.parameters()):
+        np.testing.assert_allclose(q.grad, p.grad, rtol=1e-11, atol=1e-13)
+
+
+# --- the one-unit RNN ----------------------------------------------------------------------------
