@@ -157,17 +157,30 @@ mathjax_path = "mathjax/tex-chtml.js"
 # Screen readers read the hidden MathML that MathJax puts next to each rendered formula.
 mathjax3_config = {"options": {"enableAssistiveMml": True}}
 
+# The site offers the PDF edition when it was built first (make site; the Pages workflow does):
+# NNBOOK_PDF names the file, which is copied to the site's root and added to the download menu.
+nnbook_pdf = os.environ.get("NNBOOK_PDF", "")
+html_extra_path = [str(Path(nnbook_pdf).parent)] if nnbook_pdf else []
+
 # --- LaTeX / PDF (make pdf) ------------------------------------------------------------------------
+# (nnbook_pdf.py dates the title page with the commit's date, not the build's.)
 latex_engine = "xelatex"
 latex_documents = [("index", "neural-network-mathematics.tex", project, author, "manual", False)]
 latex_toplevel_sectioning = "chapter"
+latex_use_xindy = False        # Debian's xindy is not needed: there is no index, and makeindex ships with TeX Live
 latex_show_urls = "no"
 latex_elements = {
     "papersize": "a4paper",
     "pointsize": "10pt",
-    "preamble": r"\usepackage{amsmath,amssymb}\usepackage{bm}",
+    # Sphinx wraps every display equation in amsmath's split, which allows one alignment column;
+    # MathJax accepts more (the web pages use them, e.g. TransformerEncoderLayer's docstring).
+    # aligned takes any number of columns and sits in the equation the same way.
+    # Code in \footnotesize: a line of 88 columns fits the A4 text width without wrapping.
+    "preamble": r"\usepackage{amssymb}\AtBeginDocument{\let\split\aligned\let\endsplit\endaligned}"
+                r"\fvset{fontsize=\footnotesize}",
     "sphinxsetup": "verbatimwrapslines=true, verbatimforcewraps=true",
     "printindex": "",
+    "makeindex": "",               # no index (and no makeindex run)
 }
 
 # --- strictness ------------------------------------------------------------------------------------

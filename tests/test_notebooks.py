@@ -13,7 +13,6 @@ Built by ``conf/_ext/nnbook_notebooks.py`` into ``_sources/<doc>.ipynb``. Checke
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -30,13 +29,14 @@ from conftest import BOOK, ROOT, Build
 
 sys.path.insert(0, str(ROOT / "conf" / "_ext"))
 from nnbook_notebooks import strip_glue  # noqa: E402
+from prepare_notebooks import install_needs as needs  # noqa: E402  (tools/ is on the path)
 
 DOCS = sorted(p.relative_to(BOOK).with_suffix("").as_posix()
               for p in [*(BOOK / "chapters").glob("*.md"), *(BOOK / "appendix").glob("*.md")])
 
 RAW_MYST = re.compile(r"\{[a-z][\w:-]*\}`|^\s*(?:`{3,}|~{3,}|:{3,})\s*\{|^\s*\([\w.:-]+\)=\s*$"
                       r"|^\s*:(?:label|class|name|tags|pyobject|caption|alt):", re.M)
-CODE_BLOCK = re.compile(r"^(\s*)(`{3,}|~{3,})[^\n]*\n.*?^\1\2\s*$", re.M | re.S)
+CODE_BLOCK = re.compile(r"^(\s*)(`{3,}|~{3,})(?!\s*\{)[^\n]*\n.*?^\1\2\s*$", re.M | re.S)
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -48,15 +48,6 @@ def raw_myst(markdown: str) -> list[str]:
 
 def reader_notebook(build: Build, doc: str) -> dict:
     return json.loads((build.outdir / "_sources" / f"{doc}.ipynb").read_text(encoding="utf-8"))
-
-
-def needs(nb: dict) -> dict[str, str]:
-    first = "".join(nb["cells"][0]["source"])
-    tree = ast.parse(first)
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "NEEDS":
-            return ast.literal_eval(node.value)
-    raise AssertionError("the first cell does not define NEEDS")
 
 
 # --- no build needed ---------------------------------------------------------------------------------

@@ -1,44 +1,50 @@
-"""Collect the executed chapter notebooks for the ``notebooks`` branch that Colab and Binder open.
+"""Collect the reader notebooks of a built site for the ``notebooks`` branch that Colab and Binder open.
 
-    python tools/prepare_notebooks.py _build/html notebooks "owner/repo" <commit>
+    python tools/prepare_notebooks.py _build/html notebooks
 
-Copies every ``_sources/**/*.ipynb`` of the built site and prepends one cell that installs nnmath
-at the commit the book was built from — only when the notebook runs outside this repository's
-environment (Colab has no nnmath); in Binder the branch's ``requirements.txt`` does it.
+The site's ``_sources/**/*.ipynb`` are already the notebooks for readers (written by
+``conf/_ext/nnbook_notebooks.py``: plain Markdown and math, values filled in, a first cell that
+installs what is missing). This copies them and writes, for Binder, a ``requirements.txt`` with
+what those install cells list (nnmath at the commit the book was built from) under the book's
+pinned versions.
 """
 
 from __future__ import annotations
 
+import ast
+import json
 import shutil
 import sys
 from pathlib import Path
 
-import nbformat
-
-INSTALL = """# Colab and other fresh kernels: install nnmath at the commit this book was built from.
-try:
-    import nnmath  # noqa: F401
-except ImportError:
-    %pip install --quiet "nnmath @ git+https://github.com/{repo}@{commit}" scikit-learn"""
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(site: Path, dest: Path, repo: str, commit: str) -> None:
+def install_needs(nb: dict) -> dict[str, str]:
+    """The ``NEEDS`` mapping (import name -> pip requirement) of a reader notebook's first cell."""
+    first = "".join(nb["cells"][0]["source"])
+    for node in ast.parse(first).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "NEEDS":
+            return ast.literal_eval(node.value)
+    raise ValueError("the first cell of a reader notebook defines NEEDS")
+
+
+def main(site: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
+    requirements: set[str] = set()
     for src in sorted((site / "_sources").rglob("*.ipynb")):
-        nb = nbformat.read(src, as_version=4)
-        cell = nbformat.v4.new_code_cell(INSTALL.format(repo=repo, commit=commit))
-        cell.metadata["tags"] = ["remove-cell"]
-        nb.cells.insert(0, cell)
+        nb = json.loads(src.read_text(encoding="utf-8"))
+        requirements |= set(install_needs(nb).values())
         out = dest / src.relative_to(site / "_sources")
         out.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, out)
-    root = Path(__file__).resolve().parent.parent
-    shutil.copy(root / "requirements" / "constraints.txt", dest / "constraints.txt")
-    (dest / "requirements.txt").write_text(
-        f"-c constraints.txt\nnnmath @ git+https://github.com/{repo}@{commit}\nscikit-learn\nmatplotlib\n")
+        shutil.copyfile(src, out)
+    shutil.copy(ROOT / "requirements" / "constraints.txt", dest / "constraints.txt")
+    nnmath = sorted(r for r in requirements if r.startswith("nnmath"))
+    others = sorted(r for r in requirements if not r.startswith("nnmath"))
+    (dest / "requirements.txt").write_text("-c constraints.txt\n" + "\n".join([*nnmath, *others]) + "\n")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 5:
+    if len(sys.argv) != 3:
         sys.exit(__doc__)
-    main(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4])
+    main(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -252,6 +252,16 @@ class Converter:
             return f"`{(text or target).lstrip('~')}`"
         raise KeyError(f"unknown role {name!r}")
 
+    def number(self, label: str | None, default: str) -> str:
+        """``numref`` text of a label ("Figure 4.2", "Exercise 4.1"), or ``default`` with a warning."""
+        if not label:
+            return default
+        try:
+            return self.r.numref(label)
+        except KeyError as exc:
+            self.warn(str(exc))
+            return default
+
     def inline(self, text: str) -> str:
         return ROLE.sub(self.role, text)
 
@@ -293,15 +303,15 @@ class Converter:
             return self.math(content, options.get("label"))
         if name == "exercise":
             label = options.get("label")
-            number = self.r.numref(label) if label else "Exercise"
+            number = self.number(label, "Exercise")
             title = f"{number}" + (f": {self.inline(arg)}" if arg else "")
             return ["", f"#### {title}", "", *self.block(content), ""]
         if name == "solution":
-            head = "Solution" + (f" to {self.r.numref(arg)}" if arg else "")
+            head = "Solution" + (f" to {self.number(arg, 'the exercise')}" if arg else "")
             return ["", "<details>", f"<summary>{head}</summary>", "", *self.block(content), "",
                     "</details>", ""]
         if name == "solution-start":
-            return ["", f"##### Solution to {self.r.numref(arg)}", "", *self.block(content)]
+            return ["", f"##### Solution to {self.number(arg, 'the exercise')}", "", *self.block(content)]
         if name == "solution-end":
             return []
         if name == "literalinclude":
@@ -494,7 +504,7 @@ def convert(nb: nbformat.NotebookNode, conv: Converter, nnmath_spec: str) -> nbf
         fig = cell.get("metadata", {}).get("mystnb", {}).get("figure")
         if fig and fig.get("caption"):
             label = fig.get("name")
-            number = conv.r.numref(label) if label else "Figure"
+            number = conv.number(label, "Figure")
             caption = conv.inline(str(fig["caption"]))
             cells.append(nbformat.v4.new_markdown_cell(f"**{number}.** {caption}"))
     code = [c.source for c in cells if c.cell_type == "code"]

@@ -3,6 +3,7 @@
 * **Hidden cells stay hidden.** On the web a ``hide-input`` cell's code is folded behind a toggle;
   paper has no toggle, so the PDF shows only such a cell's output (``remove-input`` and
   ``remove-cell`` are already dropped by MyST-NB).
+* **Reproducible title page**: dated with the date of the commit built, not the day of the build.
 * **Interactive-only pieces are left out**: the launch/download chrome does not exist in LaTeX, and
   the chapter map's thumbnails (small copies of figures that follow in full) are dropped.
 
@@ -12,6 +13,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
@@ -41,6 +45,18 @@ def _drop_hidden_inputs(app: Sphinx, doctree: nodes.document, docname: str) -> N
             img.parent.remove(img)
 
 
+def _commit_date(app: Sphinx) -> None:
+    if app.builder.format != "latex" or app.config.today:
+        return
+    try:
+        app.config.today = subprocess.run(
+            ["git", "log", "-1", "--format=%cd", "--date=format-local:%d %B %Y"], cwd=Path(app.srcdir).parent,
+            capture_output=True, text=True, check=True, env={**os.environ, "TZ": "UTC"}).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("builder-inited", _commit_date)
     app.connect("doctree-resolved", _drop_hidden_inputs, priority=600)   # after the chapter map
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

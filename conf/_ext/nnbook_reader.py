@@ -24,6 +24,7 @@ import base64
 import colorsys
 import io
 import os
+import pickle
 import platform
 import re
 import subprocess
@@ -142,6 +143,19 @@ def _add_class(tag: str, cls: str) -> str:
     if ' class="' in tag:
         return tag.replace(' class="', f' class="{cls} ', 1)
     return tag.replace("<img ", f'<img class="{cls}" ', 1)
+
+
+# --- the PDF edition in the download menu -----------------------------------------------------------
+def _pdf_button(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    pdf = app.config.nnbook_pdf
+    if not pdf:
+        return
+    url = context["pathto"](Path(pdf).name, 1)
+    for button in context.get("header_buttons", []):
+        if button.get("label") == "download-buttons" and isinstance(button.get("buttons"), list):
+            button["buttons"].append({"type": "link", "url": url, "text": "PDF of the book",
+                                      "tooltip": "The whole book as one PDF", "icon": "fas fa-file-pdf",
+                                      "label": "download-book-pdf-button"})
 
 
 # --- accessibility fixes ----------------------------------------------------------------------------
@@ -341,11 +355,6 @@ def _deterministic_tippy(app: Sphinx) -> None:
     # sphinx-tippy names each page's script "<page>.<uuid4>.js" (a cache buster); a fixed
     # name makes two builds of one commit byte-identical.
     sphinx_tippy.uuid4 = lambda: "tips"  # type: ignore[attr-defined]
-    # It collects every page's tips in html-page-context and writes them at the end, but does not
-    # declare parallel writing unsafe: with -j, the tips of pages written by worker processes are
-    # lost. Declare it for it.
-    if "sphinx_tippy" in app.extensions:
-        app.extensions["sphinx_tippy"].parallel_write_safe = False
 
 
 # --- sphinx-codeautolink: sections without a title, titles outside sections -----------------------
@@ -383,11 +392,46 @@ def _patch_codeautolink() -> None:
 _patch_codeautolink()
 
 
+def _tippy_store(app: Sphinx) -> Path:
+    return Path(app.doctreedir) / "nnbook-tippy"
+
+
+def _save_tippy_page(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    """sphinx-tippy collects each page's tips in html-page-context and writes every page's script at
+    the end of the build, from data kept in the environment. With ``-j`` pages are written by worker
+    processes, whose environment is thrown away, so the tips of those pages would be lost (and
+    declaring the extension unsafe for parallel writing is a warning, fatal under -W). Each page's
+    data is saved to a file here, in whichever process writes the page, and merged back below."""
+    data = getattr(app.env, "tippy_data", {}).get("pages", {}).get(pagename)
+    if data is None:
+        return
+    store = _tippy_store(app)
+    store.mkdir(parents=True, exist_ok=True)
+    (store / (pagename.replace("/", "__") + ".pickle")).write_bytes(pickle.dumps(data))
+
+
+def _merge_tippy_pages(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html" or "sphinx_tippy" not in app.extensions:
+        return
+    from sphinx_tippy import get_tippy_data
+
+    pages = get_tippy_data(app)["pages"]
+    store = _tippy_store(app)
+    for f in sorted(store.glob("*.pickle")) if store.is_dir() else []:
+        name = f.stem.replace("__", "/")
+        if name in app.env.found_docs:
+            pages.setdefault(name, pickle.loads(f.read_bytes()))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("html-page-context", _save_tippy_page, priority=460)   # after sphinx-tippy (450)
+    app.connect("build-finished", _merge_tippy_pages, priority=400)    # before it writes (500)
     app.add_node(status_placeholder, html=(_visit_skip, None), latex=(_visit_skip, None),
                  text=(_visit_skip, None))
     app.add_node(chapter_map_placeholder, html=(_visit_skip, None), latex=(_visit_skip, None),
                  text=(_visit_skip, None))
+    app.add_config_value("nnbook_pdf", "", "html")
+    app.connect("html-page-context", _pdf_button, priority=901)   # after the theme's buttons
     app.add_directive("nnbook-status", NnbookStatus)
     app.add_directive("chapter-map", ChapterMap)
     app.connect("doctree-resolved", _resolve)

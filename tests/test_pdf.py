@@ -1,0 +1,135 @@
+"""The PDF edition: ``make pdf``'s two steps (Sphinx's LaTeX builder, then latexmk with xelatex).
+
+Built once per session next to the HTML build, so the chapters' executed notebooks come from the
+same execution cache (nothing executes twice). Checked: the PDF exists; its text (pdftotext) has
+every chapter's title and no "??" (an unresolved reference); every figure reached the LaTeX as a
+vector graphic; the bibliography is there; the code of cells tagged ``hide-input`` is not printed.
+
+Needs TeX Live (``latexmk``, ``xelatex``), ``rsvg-convert`` and ``pdftotext`` (``.ci/run`` installs
+them; the README lists the Debian packages). Without them the test skips locally; in CI
+(``CI=true``) it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import BOOK, CONF, Build, sphinx_env
+
+pytestmark = [pytest.mark.build, pytest.mark.pdf]
+
+TOOLS = ("latexmk", "xelatex", "rsvg-convert", "pdftotext", "pdfinfo")
+NAME = "neural-network-mathematics"
+SOURCES = sorted([*(BOOK / "chapters").glob("*.md"), *(BOOK / "appendix").glob("*.md")])
+
+
+@dataclass
+class Pdf:
+    path: Path
+    tex: str
+    text: str
+    pages: int
+    seconds: float
+
+
+def _tools_or_skip() -> None:
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if not missing:
+        return
+    msg = (f"no {', '.join(missing)}: apt-get install texlive-latex-recommended texlive-latex-extra "
+           "texlive-fonts-recommended texlive-xetex latexmk tex-gyre fonts-freefont-otf librsvg2-bin "
+           "poppler-utils")
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {msg}")
+    pytest.skip(f"{msg}; PDF checks skipped")
+
+
+@pytest.fixture(scope="module")
+def pdf(built_book: Build) -> Pdf:
+    _tools_or_skip()
+    start = time.perf_counter()
+    latex = built_book.outdir.parent / "latex"
+    cmd = [sys.executable, "-m", "sphinx", "-b", "latex", "-c", str(CONF), "-W", "-n", "--keep-going",
+           "-j", "auto", str(BOOK), str(latex)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=sphinx_env(), cwd=latex.parent)
+    assert proc.returncode == 0, f"LaTeX build failed:\n{(proc.stdout + proc.stderr)[-8000:]}"
+    executed = [ln for ln in proc.stdout.splitlines() if "Executing notebook" in ln]
+    assert not executed, f"the LaTeX build re-executed chapters: {executed}"
+    tex = (latex / f"{NAME}.tex").read_text(encoding="utf-8")
+    proc = subprocess.run(["latexmk", "-pdfxe", "-interaction=nonstopmode", "-halt-on-error",
+                           "-file-line-error", "-quiet", f"{NAME}.tex"],
+                          capture_output=True, text=True, cwd=latex)
+    log = latex / f"{NAME}.log"
+    assert proc.returncode == 0, (f"latexmk failed:\n{proc.stdout[-3000:]}\n"
+                                  + "\n".join(ln for ln in log.read_text(errors="replace").splitlines()
+                                              if ln.startswith("!") or ":" in ln[:80] and "error" in ln.lower())[-3000:])
+    path = latex / f"{NAME}.pdf"
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))  # type: ignore[union-attr]
+    seconds = time.perf_counter() - start
+    print(f"\nPDF: {pages} pages, built in {seconds:.0f} s (LaTeX builder + latexmk)")
+    return Pdf(path, tex, text, pages, seconds)
+
+
+def _words(s: str) -> str:
+    s = s.replace("\u00ad", "").replace("ﬁ", "fi").replace("ﬂ", "fl").replace("’", "'")
+    return re.sub(r"\s+", " ", re.sub(r"-\n", "", s)).strip().lower()
+
+
+def test_pdf_exists_and_has_every_chapter_title(pdf: Pdf) -> None:
+    assert pdf.path.is_file() and pdf.pages > 50
+    text = _words(pdf.text)
+    missing = []
+    for src in SOURCES:
+        title = next(ln[2:] for ln in src.read_text(encoding="utf-8").splitlines() if ln.startswith("# "))
+        plain = _words(re.sub(r"\$[^$]*\$|[`*]", "", title))
+        if plain not in text:
+            missing.append(f"{src.name}: {title!r}")
+    assert not missing, "chapter titles missing from the PDF text:\n" + "\n".join(missing)
+
+
+def test_pdf_has_no_unresolved_reference(pdf: Pdf) -> None:
+    hits = [pdf.text[max(0, m.start() - 60):m.end() + 20].replace("\n", " ")
+            for m in re.finditer(r"\?\?", pdf.text)]
+    assert not hits, f"{len(hits)} unresolved references (??) in the PDF:\n" + "\n".join(hits[:20])
+
+
+def test_pdf_has_the_figures_as_vector_graphics_and_the_bibliography(pdf: Pdf, built_book: Build) -> None:
+    html_figures = sum(len(re.findall(r"<figure\b", (built_book.outdir / f"{src.relative_to(BOOK).with_suffix('')}.html")
+                                      .read_text(encoding="utf-8"))) for src in SOURCES)
+    graphics = re.findall(r"\\sphinxincludegraphics(?:\[[^]]*\])?\{\{?([^}]+)\}", pdf.tex)
+    assert len(graphics) >= html_figures, f"{len(graphics)} graphics in the LaTeX, {html_figures} figures on the web"
+    raster = [g for g in graphics if not g.endswith(".pdf") and "." in g]
+    assert not raster, f"figures that are not vector PDF: {raster[:5]}"
+    assert "Figure size" not in pdf.text, "a figure printed as its text fallback (<Figure size ...>)"
+    assert re.search(r"bibliography", pdf.text, re.I)
+    assert "Ioffe" in pdf.text
+
+
+def test_pdf_does_not_print_hidden_cell_code(pdf: Pdf) -> None:
+    hidden: list[str] = []
+    text = _words(pdf.text)
+    for src in SOURCES:
+        lines = src.read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            if not line.startswith("```{code-cell}"):
+                continue
+            head = lines[i + 1:i + 6]
+            if not any("hide-input" in h or "remove-input" in h for h in head):
+                continue
+            body = [ln for ln in lines[i + 1:i + 40] if ln.strip() and not ln.startswith((":", "---", " ", "tags"))]
+            code = next((ln for ln in body if not ln.startswith(("mystnb", "```")) and len(ln) > 25), None)
+            if code and _words(code) in text:
+                hidden.append(f"{src.name}: {code.strip()[:70]}")
+    assert not hidden, "code of hide-input cells printed in the PDF:\n" + "\n".join(hidden[:20])
