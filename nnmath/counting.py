@@ -1,9 +1,9 @@
 r"""Counting what a piece of Python actually executes: the cost of a loop, measured without a clock.
 
-The convolution chapter compares a loop reference (:func:`nnmath.conv2d_naive`) with the vectorised
+The convolution chapter compares a loop reference (``nnmath.conv2d_naive``) with the vectorised
 im2col path. Their wall-clock ratio depends on the machine; the number of *Python-level loop
 iterations* each one runs does not, and neither do the multiply-adds. :func:`count_lines` runs a
-call under :func:`sys.settrace` and counts how many times each source line of the watched functions
+call under ``sys.settrace`` and counts how many times each source line of the watched functions
 was executed — the innermost statement of a loop nest executes once per iteration — so the book can
 check a count derived from the shapes (``N C_out H_out W_out`` iterations for the loop reference,
 ``k_h k_w`` for col2im) against what the interpreter did.

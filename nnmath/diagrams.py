@@ -191,7 +191,7 @@ def conv_geometry_diagram(ax: Axes, n: int = 5, k: int = 3, padding: int = 1, st
     The input is ``n x n`` (white), surrounded by ``padding`` rings of zeros (grey). The first
     ``windows`` placements of the dilated kernel in reading order are outlined in the palette's
     colours, with a dot on each of the ``k x k`` taps; the output cell that each placement
-    computes is filled with the same colour. The output size is :func:`nnmath.conv_output_size`,
+    computes is filled with the same colour. The output size is ``nnmath.conv_output_size``,
     :math:`\lfloor (n + 2p - d(k-1) - 1)/s \rfloor + 1`, so the picture is the chapter's formula.
     """
     from matplotlib.patches import Rectangle
@@ -242,7 +242,7 @@ def im2col_diagram(ax: Axes, image_size: int = 3, kernel_size: int = 2) -> Axes:
 
     Left, the image with every placement of the ``kernel_size x kernel_size`` kernel (stride 1,
     no padding) outlined in its own colour; right, the column matrix that
-    :func:`nnmath.im2col` returns for it — ``C_in k_h k_w`` rows (the kernel taps), one column per
+    ``nnmath.im2col`` returns for it — ``C_in k_h k_w`` rows (the kernel taps), one column per
     output position, each column tinted like its window — and the product that turns it into the
     layer's output, :math:`W_{(C_{out},\,C_{in}k_hk_w)}\,\mathrm{cols} \to (C_{out}, H_{out}W_{out})`.
     The numbers in the matrix are read from ``im2col``'s result, not typed.
