@@ -286,9 +286,14 @@ def lstm_cell_backward(dout: tuple[ArrayLike | None, ArrayLike | None],
     :math:`\bar c = \bar c'_{\text{tot}}\odot f` is the *additive* path: no weight matrix and no
     squashing derivative, only the forget gate.
     """
+    dh_new = _dstate(dout[0], cache.h, "dh_new")
+    dc_tot = _lstm_total_dc(dh_new, _dstate(dout[1], cache.c, "dc_new"), cache)
+    return _lstm_backward_total(dh_new, dc_tot, cache)
+
+
+def _lstm_backward_total(dh_new: Array, dc_tot: Array, cache: LSTMCellCache) -> tuple[Array, ...]:
+    """:func:`lstm_cell_backward` from the cell's *total* gradient :math:`\bar c'_{\text{tot}}`."""
     x, h, c, W_ih, W_hh, i, f, g, o, tanh_c, has_bias = cache
-    dh_new = _dstate(dout[0], h, "dh_new")
-    dc_tot = _lstm_total_dc(dh_new, _dstate(dout[1], c, "dc_new"), cache)
     da = np.concatenate([dc_tot * g * i * (1.0 - i),          # input gate
                          dc_tot * c * f * (1.0 - f),          # forget gate
                          dc_tot * i * (1.0 - g**2),           # cell candidate
@@ -409,8 +414,8 @@ def _step(mode: str, x: Array, state: tuple[Array, ...], params: list[Array | No
 def _step_backward(mode: str, dstate: tuple[Array, ...], cache: Any
                    ) -> tuple[Array, tuple[Array, ...], tuple[Array | None, ...]]:
     """One step's VJP as ``(dx, dstate_prev, dparams)``."""
-    if mode == "LSTM":
-        dx, dh, dc, *dparams = lstm_cell_backward(dstate, cache)
+    if mode == "LSTM":   # dstate = (dh_t, total dc_t), see bptt
+        dx, dh, dc, *dparams = _lstm_backward_total(dstate[0], dstate[1], cache)
         return dx, (dh, dc), tuple(dparams)
     backward = gru_cell_backward if mode == "GRU" else rnn_cell_backward
     dx, dh, *dparams = backward(dstate[0], cache)
@@ -466,12 +471,16 @@ def bptt(mode: str, doutputs: Array, dstate_T: tuple[Array, ...], caches: list[A
     dparams: list[Array | None] = []
     for t in range(T, 0, -1):   # the loop over time, backwards: step t is cell(x_t, h_{t-1})
         dstate = (dstate[0] + doutputs[t - 1],) + dstate[1:]   # h_t is also the output at t
-        # recorded: the total gradient of c_t includes the path through h_t = o tanh(c_t)
-        dstates[t] = dstate if mode != "LSTM" else \
-            (dstate[0], _lstm_total_dc(dstate[0], dstate[1], caches[t - 1]))
+        if mode == "LSTM":   # c_t's total gradient: directly, and through h_t = o_t tanh(c_t)
+            dstate = (dstate[0], _lstm_total_dc(dstate[0], dstate[1], caches[t - 1]))
+        dstates[t] = dstate
         dxs[t - 1], dstate, dp = _step_backward(mode, dstate, caches[t - 1])
-        dparams = list(dp) if not dparams else [None if a is None else a + b
-                                                for a, b in zip(dparams, dp)]
+        if not dparams:
+            dparams = list(dp)
+        else:                # the weights are shared: every step adds its gradient
+            for acc, d in zip(dparams, dp):
+                if acc is not None:
+                    acc += d
         if truncate is not None and (t - 1) % truncate == 0 and t > 1:
             dstate = tuple(np.zeros_like(d) for d in dstate)   # h_{t-1}, t-1 = jk: detached
     dstates[0] = dstate
@@ -483,7 +492,12 @@ _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
 
 class _RecurrentBase(Module):
-    """The shared part of :class:`RNN`, :class:`LSTM` and :class:`GRU` (``torch.nn.RNNBase``)."""
+    """The shared part of :class:`RNN`, :class:`LSTM` and :class:`GRU` (``torch.nn.RNNBase``).
+
+    A plain :class:`~nnmath.module.Module`, not a :class:`~nnmath.module.FunctionalModule`: the
+    forward has two outputs (the sequence and the final state) and the backward two upstream
+    gradients, and the math is a loop of functional pairs (:func:`bptt`) rather than one pair.
+    """
 
     _mode = "RNN"
 
