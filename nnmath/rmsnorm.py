@@ -81,14 +81,24 @@ def rms_norm(x: ArrayLike, weight: ArrayLike | None = None, eps: float | None = 
     if not eps >= 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
     axes = tuple(range(x.ndim - k, x.ndim))
-    # the mean square of x / max|x|, so that |x| ~ 1e200 does not overflow; rows with a large
-    # peak use r = 1 / (peak sqrt(ms + eps/peak^2)), the others 1 / sqrt(ms peak^2 + eps)
-    peak = np.max(np.abs(x), axis=axes, keepdims=True, initial=0.0)
-    peak = np.where(peak > 0, peak, 1.0)
-    ms = np.mean(np.square(x / peak), axis=axes, keepdims=True)
-    small, big = np.minimum(peak, 1e100), np.maximum(peak, 1e100)
-    rrms = np.where(peak > 1e100, 1.0 / (big * np.sqrt(ms + eps / big / big)),
-                    1.0 / np.sqrt(ms * small**2 + eps))
+    with np.errstate(over="ignore", under="ignore"):
+        ms = np.mean(np.square(x), axis=axes, keepdims=True)
+    # x^2 overflows for |x| > 1e154 and underflows for |x| < 1e-154: those rows (rare) take the
+    # mean square of x / max|x| instead, r = 1 / (peak sqrt(ms' + eps/peak^2))
+    bad = ~np.isfinite(ms) | (ms < 1e-290)
+    if bad.any():
+        peak = np.max(np.abs(x), axis=axes, keepdims=True, initial=0.0)
+        peak = np.where(peak > 0, peak, 1.0)
+        ms1 = np.mean(np.square(x / peak), axis=axes, keepdims=True)   # in [1/k, 1]
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            # the same r two ways; each is exact where the other could over- or underflow
+            r_big = 1.0 / (peak * np.sqrt(ms1 + eps / peak / peak))
+            r_small = 1.0 / np.sqrt(ms1 * peak * peak + eps)
+        scaled = np.where((peak >= 1.0) | (eps == 0), r_big, r_small)
+        with np.errstate(divide="ignore"):
+            rrms = np.where(bad, scaled, 1.0 / np.sqrt(np.where(bad, 1.0, ms + eps)))
+    else:
+        rrms = 1.0 / np.sqrt(ms + eps)
     xhat = x * rrms
     out = xhat * w if w is not None else xhat.copy()
     return out, RMSNormCache(xhat, rrms, axes, w)
