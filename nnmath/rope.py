@@ -64,9 +64,12 @@ def _split(x: Array, pairing: str) -> tuple[Array, Array]:
 
 
 def _merge(a: Array, b: Array, pairing: str) -> Array:
-    if pairing == "interleaved":
-        return np.stack([a, b], axis=-1).reshape(a.shape[:-1] + (2 * a.shape[-1],))
-    return np.concatenate([a, b], axis=-1)
+    # written into a new array of a's kind (empty_like keeps ndarray subclasses such as
+    # nnmath.opcount's counting arrays, which np.stack and np.concatenate would drop)
+    out = np.empty_like(a, shape=a.shape[:-1] + (2 * a.shape[-1],))
+    first, second = _split(out, pairing)
+    first[...], second[...] = a, b
+    return out
 
 
 def rope(x: ArrayLike, positions: ArrayLike | None = None, base: float = 10000.0,
