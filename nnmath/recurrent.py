@@ -39,7 +39,7 @@ layers, ``bidirectional`` and the LSTM's ``proj_size``.
 
 Where nnmath differs from PyTorch: there is no tape, so ``backward`` takes the upstream
 gradients of *both* outputs — the output sequence and the final state(s) — and returns the
-gradients of both inputs; and :attr:`RNN.bptt_truncate` (an nnmath option) gives truncated BPTT.
+gradients of both inputs; and ``bptt_truncate=k`` (an nnmath option) gives truncated BPTT.
 """
 
 from __future__ import annotations
@@ -655,7 +655,8 @@ class RNN(_RecurrentBase):
         Input and output are ``(N, T, ·)`` instead of ``(T, N, ·)``; the states are
         ``(num_layers, N, H)`` either way.
     bptt_truncate : int, optional
-        nnmath's option for truncated BPTT (see :attr:`bptt_truncate` and :func:`bptt`).
+        nnmath's option for truncated BPTT: the state is treated as a constant across the
+        boundaries after steps ``k, 2k, ...``, as with ``h.detach()`` every ``k`` steps (see :func:`bptt`).
     rng : numpy.random.Generator, optional
 
     Attributes
@@ -663,8 +664,10 @@ class RNN(_RecurrentBase):
     weight_ih_l{k} : Parameter of shape (H, D) for k = 0, (H, H) above
     weight_hh_l{k} : Parameter of shape (H, H)
     bias_ih_l{k}, bias_hh_l{k} : Parameter of shape (H,)
-    state_grads : list over layers of lists over t = 0..T of tuples
-        After ``backward``: :math:`\partial\mathcal L/\partial h_t` of every layer and step.
+    state_grads : list
+        After ``backward``, one list per layer of ``T + 1`` tuples: :math:`\partial\mathcal L/\partial h_t`
+        (and, for the LSTM, the total :math:`\partial\mathcal L/\partial c_t`) for
+        :math:`t = 0, \ldots, T`.
     """
 
     _mode = "RNN"
