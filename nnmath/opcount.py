@@ -19,7 +19,7 @@ element (1-D operands count as a row or a column). Reductions (``x.sum()``) are 
 ``"add.reduce"``. Operations that are not ufuncs — ``np.einsum``, ``np.linalg``, indexing — are not
 counted; nnmath's fast paths use ``@`` and ufuncs.
 
-:class:`count_module` does the same for a :class:`~nnmath.module.Module`: within the ``with``
+:func:`count_module` does the same for a :class:`~nnmath.module.Module`: within the ``with``
 block its parameters are counted views (restored afterwards).
 """
 
