@@ -554,10 +554,9 @@ def write_reader_notebooks(app: Sphinx, exception: Exception | None) -> None:
         glue_file = executed / f"{docname}.glue.json"
         glue = json.loads(glue_file.read_text()) if glue_file.is_file() else {}
         resolver.cited = []
-        path = app.env.doc2path(docname)
 
-        def warn(msg: str, path: Path = path) -> None:
-            logger.warning(f"reader notebook: {msg}", location=str(path), type="nnbook", subtype="notebook")
+        def warn(msg: str, docname: str = docname) -> None:
+            logger.warning(f"reader notebook: {msg}", location=docname, type="nnbook", subtype="notebook")
 
         nb = nbformat.read(src, as_version=4)
         reader = convert(nb, Converter(resolver, docname, glue, Path(app.srcdir), warn), spec)

@@ -164,6 +164,10 @@ def _fix_markup(app: Sphinx, pagename: str, templatename: str, context: dict[str
     if body and 'role="list"' in body:
         # sphinxcontrib-bibtex: <div class="citation" role="doc-biblioentry"> inside role="list"
         context["body"] = body = body.replace('role="doc-biblioentry"', 'role="listitem"')
+    if body and 'summary aria-label="Toggle hidden content"' in body:
+        # MyST-NB's fold of a hide-input cell: its aria-label "Toggle hidden content" hides the
+        # visible "Show code cell source" from speech input (axe label-content-name-mismatch)
+        context["body"] = body = body.replace('<summary aria-label="Toggle hidden content">', "<summary>")
     if body and "<summary>" in body:
         # sphinx-codeautolink's "Expand for references to <a>name</a>": a link inside the
         # <summary> toggle is an interactive element nested in another (axe nested-interactive)
