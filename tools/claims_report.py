@@ -8,6 +8,13 @@ the same claims on its claims page).
 
 from __future__ import annotations
 
+import os
+
+# One BLAS thread, as in `make book`: small matrix products on two busy cores are many times slower
+# with threads that compete (set before NumPy is imported).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import sys
 from pathlib import Path
 

@@ -8,6 +8,13 @@ Figures are drawn with the non-interactive Agg backend and closed; ``glue`` beco
 from __future__ import annotations
 
 import os
+
+# One BLAS thread, as in `make book`: small matrix products on two busy cores are many times slower
+# with threads that compete (set before NumPy is imported).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import os
 import sys
 import time
 from pathlib import Path
