@@ -292,7 +292,7 @@ def lstm_cell_backward(dout: tuple[ArrayLike | None, ArrayLike | None],
 
 
 def _lstm_backward_total(dh_new: Array, dc_tot: Array, cache: LSTMCellCache) -> tuple[Array, ...]:
-    """:func:`lstm_cell_backward` from the cell's *total* gradient :math:`\bar c'_{\text{tot}}`."""
+    r""":func:`lstm_cell_backward` from the cell's *total* gradient :math:`\bar c'_{\text{tot}}`."""
     x, h, c, W_ih, W_hh, i, f, g, o, tanh_c, has_bias = cache
     da = np.concatenate([dc_tot * g * i * (1.0 - i),          # input gate
                          dc_tot * c * f * (1.0 - f),          # forget gate
