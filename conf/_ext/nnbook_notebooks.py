@@ -209,7 +209,12 @@ class Converter:
     def role(self, m: re.Match[str]) -> str:
         name, content = m.group(1), m.group(2)
         try:
-            return self._role(name, content)
+            text = self._role(name, content)
+            before = m.string[max(0, m.start() - 80):m.start()]
+            if name == "eq" and (re.search(r"(?i)\b(equations?|eqs?\.)\s*$", before)
+                                 or re.search(r"\{eq\}`[^`]+`\s*(–|-|to|and|or|,)\s*$", before)):
+                text = text.removeprefix("Eq. ")
+            return text
         except KeyError as exc:
             self.warn(f"{{{name}}}`{content}`: {exc}")
             return content
@@ -232,7 +237,7 @@ class Converter:
         if name in ("glue:text", "glue", "glue:", "glue:any", "claim"):
             return self._glue_value(content)
         if name == "eq":
-            return self.r.eq(target)
+            return self.r.eq(target)    # "Eq. (4.7)"; after "Equation" or in a range just "(4.7)"
         if name == "numref":
             return self.r.numref(target, text)
         if name == "ref":

@@ -131,7 +131,11 @@ def _dark_figures(app: Sphinx, pagename: str, templatename: str, context: dict[s
         dest = out_dir / f"{stem}.dark.svg"
         if not dest.is_file():
             out_dir.mkdir(parents=True, exist_ok=True)
-            dest.write_text(dark_svg(source.read_text(encoding="utf-8")), encoding="utf-8")
+            # parallel writers may render the same figure (a chapter and the chapter map): write
+            # to a private file and rename, so no one sees a half-written SVG
+            tmp = dest.with_name(f"{dest.name}.{os.getpid()}.tmp")
+            tmp.write_text(dark_svg(source.read_text(encoding="utf-8")), encoding="utf-8")
+            tmp.replace(dest)
         light = _add_class(tag, "only-light")
         dark = _add_class(tag, "only-dark").replace(src, src[:-4] + ".dark.svg")
         return light + dark
@@ -425,6 +429,12 @@ def _merge_tippy_pages(app: Sphinx, exception: Exception | None) -> None:
         name = f.stem.replace("__", "/")
         if name in app.env.found_docs:
             pages.setdefault(name, pickle.loads(f.read_bytes()))
+    # the tips are written in the order of these sets, which varies with Python's string hashing
+    # between processes: sorted, two builds write the same scripts
+    for data in pages.values():
+        data["refs_in_page"] = sorted(data["refs_in_page"], key=lambda r: (r[0] or "", r[1] or ""))
+        for key in ("custom_in_page", "wiki_titles", "dois", "rtd_urls"):
+            data[key] = sorted(data[key])
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
