@@ -28,7 +28,7 @@ import pytest
 from conftest import BOOK, ROOT, Build
 
 sys.path.insert(0, str(ROOT / "conf" / "_ext"))
-from nnbook_notebooks import strip_glue  # noqa: E402
+from nnbook_notebooks import merge_streams, strip_glue  # noqa: E402
 from prepare_notebooks import install_needs as needs  # noqa: E402  (tools/ is on the path)
 
 DOCS = sorted(p.relative_to(BOOK).with_suffix("").as_posix()
@@ -68,6 +68,15 @@ def test_strip_glue_drops_imports_calls_and_glue_only_loops() -> None:
     assert "glue" not in out and "myst_nb" not in out
     assert "x = 2.0" in out and "print(x)" in out and "y = k" in out
     compile(out, "<cell>", "exec")
+
+
+def test_merge_streams_drops_the_copy_myst_nb_leaves_and_merges_the_rest() -> None:
+    def stream(text: str) -> dict:
+        return {"output_type": "stream", "name": "stdout", "text": text}
+
+    fig = {"output_type": "display_data", "data": {"text/plain": "<Figure>"}}
+    assert merge_streams([stream("a\nb\n"), stream("b\n")]) == [stream("a\nb\n")]
+    assert merge_streams([stream("a\n"), fig, stream("b\n")]) == [stream("a\nb\n"), fig]
 
 
 def test_raw_myst_detector_finds_what_a_reader_must_not_see() -> None:
@@ -129,15 +138,16 @@ nbformat.write(nb, dest)
 """
 
 
-def _printed(cell: dict) -> str:
-    parts = []
+def _printed(cell: dict) -> tuple[list[str], list[str]]:
+    """The numbers a cell printed (its streams, in order) and displayed (results, in order)."""
+    streams, shown = [], []
     for out in cell.get("outputs", []):
         if out["output_type"] == "stream":
-            parts.append("".join(out["text"]))
+            streams.append("".join(out["text"]))
         elif out["output_type"] in ("execute_result", "display_data"):
             text = out.get("data", {}).get("text/plain", "")
-            parts.append("".join(text) if isinstance(text, list) else text)
-    return "\n".join(parts)
+            shown.append("".join(text) if isinstance(text, list) else text)
+    return NUMBER.findall("".join(streams)), NUMBER.findall("\n".join(shown))
 
 
 @pytest.mark.build
@@ -175,8 +185,10 @@ def test_reader_notebooks_run_in_a_fresh_venv_and_print_the_books_numbers(
             for i, (a, b) in enumerate(zip(book["cells"], ran["cells"], strict=True)):
                 if a["cell_type"] != "code":
                     continue
-                want, got = NUMBER.findall(_printed(a)), NUMBER.findall(_printed(b))
-                if want != got:
-                    problems.append(f"{doc}, cell {i}: the book printed {want[:8]}…, the reader's "
-                                    f"run printed {got[:8]}…")
+                for what, want, got in zip(("printed", "displayed"), _printed(a), _printed(b)):
+                    if want != got:
+                        at = next((k for k, (x, y) in enumerate(zip(want, got)) if x != y), min(len(want), len(got)))
+                        problems.append(f"{doc}, cell {i}: number {at} {what} differs: the book "
+                                        f"{want[at:at + 4]}, the reader's run {got[at:at + 4]} "
+                                        f"({len(want)} vs {len(got)} numbers)")
     assert not problems, "\n".join(problems[:30])

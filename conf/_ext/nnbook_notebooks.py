@@ -473,6 +473,31 @@ def install_needs(sources: list[str], nnmath_spec: str) -> dict[str, str]:
 
 
 # --- notebook ---------------------------------------------------------------------------------------
+def merge_streams(outputs: list[Any]) -> list[Any]:
+    """One stream output per stream name, as the book's pages show them (``nb_merge_streams``).
+
+    MyST-NB merges by appending later stream texts to the first stream output *in place* and
+    renders the merged list, but the executed notebook it saves keeps the later outputs too, so
+    their text would appear twice. A later stream already contained in the first is dropped;
+    one that is not is appended to it.
+    """
+    first: dict[str, Any] = {}
+    out = []
+    for o in outputs:
+        if o.get("output_type") != "stream":
+            out.append(o)
+            continue
+        head = first.get(o["name"])
+        if head is None:
+            first[o["name"]] = o
+            out.append(o)
+            continue
+        text, more = "".join(head["text"]), "".join(o["text"])
+        if not text.endswith(more):
+            head["text"] = text + more
+    return out
+
+
 def convert(nb: nbformat.NotebookNode, conv: Converter, nnmath_spec: str) -> nbformat.NotebookNode:
     cells: list[nbformat.NotebookNode] = []
     for cell in nb.cells:
@@ -493,7 +518,7 @@ def convert(nb: nbformat.NotebookNode, conv: Converter, nnmath_spec: str) -> nbf
         except (SyntaxError, ValueError) as exc:
             conv.warn(f"code cell {cell.source[:40]!r}: {exc}")
             source = cell.source
-        outputs = [o for o in cell.get("outputs", []) if "scrapbook" not in o.get("metadata", {})]
+        outputs = merge_streams([o for o in cell.get("outputs", []) if "scrapbook" not in o.get("metadata", {})])
         if "remove-output" in tags:
             outputs = []
         if not source.strip() and not outputs:
