@@ -64,9 +64,10 @@ def reliability_bins(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> R
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
     conf, correct = _conf_correct(probs, labels)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    # right-closed bins ((m-1)/M, m/M]; a confidence of 0 (impossible for a softmax) goes to bin 1
-    idx = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    edges = np.arange(n_bins + 1) / n_bins          # m/M correctly rounded, as the bins are defined
+    # right-closed bins ((m-1)/M, m/M], found by comparison with the edges (ceil(conf * M) can
+    # round across an edge: 7/25 * 25 > 7); a confidence of 0 (impossible for a softmax) goes to bin 1
+    idx = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
     count = np.bincount(idx, minlength=n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_conf = np.where(count > 0, np.bincount(idx, conf, n_bins) / np.maximum(count, 1), np.nan)

@@ -53,6 +53,15 @@ def test_bin_edges_right_closed():
     np.testing.assert_allclose(bins.edges, [0, 0.25, 0.5, 0.75, 1.0])
 
 
+def test_confidence_on_an_edge_not_representable_exactly():
+    # 7/25 * 25 rounds to 7.000000000000001: the bin must still be (6/25, 7/25], as in the loop
+    p = np.array([[7 / 25, 6 / 25, 6 / 25, 6 / 25], [14 / 25, 11 / 25, 0, 0]])
+    y = np.array([0, 0])
+    bins = nm.reliability_bins(p, y, n_bins=25)
+    assert bins.count[6] == 1 and bins.count[13] == 1
+    assert nm.expected_calibration_error(p, y, 25) == pytest.approx(ece_naive(p, y, 25), abs=1e-15)
+
+
 def test_calibrated_predictor_has_small_ece(rng):
     # labels drawn from the predicted distribution: calibrated by construction, ECE -> 0 as N grows
     n = 40_000
