@@ -117,7 +117,7 @@ class Tensor:
         Record operations on this tensor and compute ``.grad`` for it (PyTorch's default is
         ``False``; parameters and inputs you differentiate with respect to set it to ``True``).
     name : str, optional
-        A label for :func:`export_graph` and :func:`draw_graph`.
+        A label for :func:`~nnmath.plotting.export_graph` and :func:`~nnmath.plotting.draw_graph`.
 
     Attributes
     ----------

@@ -68,7 +68,7 @@ __all__ = [
     "conv2d", "conv2d_backward", "conv2d_naive", "conv2d_backward_naive",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
-    "ConvCache", "ConvNaiveCache", "MaxPoolCache", "AvgPoolCache",
+    "ConvCache", "MaxPoolCache", "AvgPoolCache",
 ]
 
 IntPair = int | tuple[int, int]
@@ -226,7 +226,7 @@ _TAPWISE_MIN_CHANNELS = 8   # below this C_in, one (N, C_in kH kW, P) product an
 
 
 def _col2im_matmul(weight: Array, dout: Array, g: _Geometry) -> Array:
-    r""":func:`_col2im` of :math:`w^\top \bar y` (``weight`` ``(C_out, C_in, kH, kW)``, ``dout``
+    r"""``_col2im`` of :math:`w^\top \bar y` (``weight`` ``(C_out, C_in, kH, kW)``, ``dout``
     ``(N, C_out, OH*OW)``) without forming that ``(N, C_in kH kW, OH OW)`` column gradient: the rows
     of :math:`w^\top \bar y` for tap ``(u, v)`` are :math:`w_{:,:,u,v}^\top \bar y`, so each tap's
     product is computed just before col2im adds it in. The same multiply-adds; the difference is
@@ -438,9 +438,9 @@ def conv2d_backward(dout: ArrayLike, cache: ConvCache) -> tuple[Array, Array, Ar
 
     :math:`\bar w` reuses the columns that :func:`conv2d` cached, so the backward pass builds no
     columns of its own: one batched matrix product for :math:`\bar w`, and col2im of
-    :math:`w^\top \bar y` — computed one kernel tap at a time (:func:`_col2im_matmul`) when there
+    :math:`w^\top \bar y` — computed one kernel tap at a time (``_col2im_matmul``) when there
     are enough input channels for each tap's product to be an efficient matrix product (measured
-    with ``benchmarks/conv.py``), as one product and :func:`_col2im` otherwise.
+    with ``benchmarks/conv.py``), as one product and ``_col2im`` otherwise.
     """
     cols, weight, has_bias, g = cache
     N, C_out = cols.shape[0], weight.shape[0]

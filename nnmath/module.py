@@ -189,7 +189,7 @@ class FunctionalModule(Module):
     * ``_params``: the names of its :class:`Parameter` attributes (or ``None``), passed to the op
       after the inputs and in the op's order — ``("weight", "bias")`` for ``linear(x, W, b)``;
     * ``_options``: attribute names passed to the op as keywords of the same name
-      (override :meth:`_kwargs` for anything else).
+      (override ``_kwargs`` for anything else).
 
     ``backward`` follows the package's convention: the op's backward returns one gradient per
     differentiable positional input — the inputs' first, then the parameters' (``None`` for an
