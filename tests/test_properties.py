@@ -100,7 +100,36 @@ def make_patchify(draw, rng):
     return (rng.standard_normal((n, c, h, w)),), dict(patch_size=p)
 
 
-OPS: dict[str, tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any], Callable[..., Any] | None]] = {
+def make_embedding(draw, rng):
+    v, d = _dims(draw, 2)
+    idx = rng.integers(0, v, size=tuple(_dims(draw, draw(st.integers(1, 2)), 0, 3)))
+    return (rng.standard_normal((v, d)),), dict(indices=idx)
+
+
+def make_image_kernel(draw, rng):
+    kh, kw = _dims(draw, 2, 1, 3)
+    h, w = _dims(draw, 2, max(kh, kw), 6)
+    return (rng.standard_normal((h, w)), rng.standard_normal((kh, kw))), dict(mode=draw(st.sampled_from(["valid", "full", "same"])))
+
+
+def make_im2col(draw, rng):
+    n, c, k = _dims(draw, 3, 1, 3)
+    h, w = _dims(draw, 2, k, k + 3)
+    return (rng.standard_normal((n, c, h, w)),), dict(kernel_size=k, padding=draw(st.integers(0, 1)),
+                                                       stride=draw(st.integers(1, 2)))
+
+
+def make_rnn(draw, rng):
+    shape = tuple(_dims(draw, draw(st.integers(0, 2))))
+    return (rng.standard_normal(shape), rng.standard_normal(shape)), dict(steps=draw(st.integers(1, 5)))
+
+
+OPS: dict[str, tuple[Callable[..., Any], Callable[..., Any] | None, Callable[..., Any], Callable[..., Any] | None]] = {
+    "embedding": (lambda w, indices: nm.embedding(indices, w), nm.embedding_backward, make_embedding, None),
+    "correlate2d": (nm.correlate2d, None, make_image_kernel, None),
+    "convolve2d": (nm.convolve2d, None, make_image_kernel, None),
+    "im2col": (nm.im2col, None, make_im2col, None),
+    "one_unit_rnn": (nm.one_unit_rnn, nm.one_unit_rnn_backward, make_rnn, None),
     "sigmoid": (nm.sigmoid, nm.sigmoid_backward, _elementwise(nm.sigmoid), None),
     "tanh": (nm.tanh, nm.tanh_backward, _elementwise(nm.tanh), None),
     "relu": (nm.relu, nm.relu_backward, _elementwise(nm.relu), None),
@@ -156,12 +185,15 @@ def test_public_ops_give_a_correct_result_or_a_clear_error(name, data, broken, s
     if broken:
         args = _break(data.draw, rng, args)
     try:
-        out, cache = op(*args, **kw)
+        result = op(*args, **kw)
     except (ValueError, TypeError) as err:
         _clear(err)
         return
+    out, cache = (result, None) if op_backward is None else result
     out = np.asarray(out)
     assert np.all(np.isfinite(out)), f"{name}: non-finite output from finite input"
+    if op_backward is None:
+        return
     if naive is not None and not broken:
         np.testing.assert_allclose(out, naive(*args, **kw)[0] if name != "patchify" else naive(*args, **kw),
                                    rtol=1e-12, atol=1e-12)
