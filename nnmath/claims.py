@@ -65,6 +65,7 @@ class Claim:
     paper_value: str | None = None
     seeds: int | None = None
     interval: tuple[float, float] | None = None
+    exact: bool = False
     passed: bool = field(init=False)
     margin: float = field(init=False)
 
@@ -76,6 +77,8 @@ class Claim:
     @property
     def criterion(self) -> str:
         """The comparison in words, e.g. ``|m - 0.5| <= 0.05`` or ``m > 20``."""
+        if self.exact:
+            return f"m = {_fmt(self.expected)} exactly"
         if self.expected is not None:
             return f"|m − {_fmt(self.expected)}| ≤ {_fmt(self.tolerance)}"
         if self.lo is not None and self.hi is not None:
@@ -112,6 +115,8 @@ def _evaluate(c: Claim) -> tuple[bool, float]:
     the claim fails, as a fraction of the tolerance (value ± tolerance) or of the bound's size
     (one- or two-sided bounds; an absolute distance when the bound is 0)."""
     m = c.measured
+    if c.exact:                        # an exact count or a bit-identical result: all or nothing
+        return m == c.expected, 1.0 if m == c.expected else -1.0
     if c.expected is not None:
         tol = c.tolerance
         err = abs(m - c.expected)
@@ -131,7 +136,8 @@ def claim(name: str, measured: float, *, against: str, kind: Kind,
           expected: float | None = None, rtol: float = 0.0, atol: float = 0.0,
           lo: float | None = None, hi: float | None = None,
           paper: str | None = None, paper_item: str | None = None, paper_value: str | None = None,
-          seeds: int | None = None, interval: tuple[float, float] | None = None) -> None:
+          seeds: int | None = None, interval: tuple[float, float] | None = None,
+          exact: bool = False) -> None:
     """Check a measured value against an independent expectation, and record it for the book.
 
     Parameters
@@ -156,6 +162,9 @@ def claim(name: str, measured: float, *, against: str, kind: Kind,
         paper's value as it states it. A claim with ``paper`` is listed among the reproductions.
     seeds : int, optional
         Number of seeds behind a stochastic measurement (≥ 5 for a comparison).
+    exact : bool
+        With ``expected``: the value must equal it exactly (a count, or a bit-identical result);
+        no tolerance is given, and the margin is 100% or the claim fails.
     interval : (float, float), optional
         The interval reported over those seeds (for example a 95% t-interval of the mean); it is
         glued as ``name__lo`` and ``name__hi``.
@@ -185,7 +194,9 @@ def claim(name: str, measured: float, *, against: str, kind: Kind,
     has_value, has_bound = expected is not None, (lo is not None or hi is not None)
     if has_value == has_bound:
         raise ValueError(f"claim {name!r}: give either expected (with rtol/atol) or lo/hi bounds")
-    if has_value and rtol == 0 and atol == 0:
+    if exact and (not has_value or rtol or atol):
+        raise ValueError(f"claim {name!r}: exact=True takes an expected value and no tolerance")
+    if has_value and rtol == 0 and atol == 0 and not exact:
         raise ValueError(f"claim {name!r}: an expected value needs a tolerance (rtol or atol)")
     for label, v in (("expected", expected), ("lo", lo), ("hi", hi), ("rtol", rtol), ("atol", atol)):
         if v is not None and not math.isfinite(float(v)):
@@ -198,7 +209,7 @@ def claim(name: str, measured: float, *, against: str, kind: Kind,
               expected=None if expected is None else float(expected), rtol=float(rtol), atol=float(atol),
               lo=None if lo is None else float(lo), hi=None if hi is None else float(hi),
               paper=paper, paper_item=paper_item, paper_value=paper_value, seeds=seeds,
-              interval=interval)
+              interval=interval, exact=bool(exact))
     _publish(c)
     if not c.passed:
         raise ClaimFailed(f"claim {name!r} failed: measured {m:.6g}, expected {c.criterion} "

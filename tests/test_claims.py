@@ -98,3 +98,14 @@ def test_manual_seed_returns_nothing_that_prints() -> None:
     a = nm.get_rng().standard_normal(3)
     nm.manual_seed(0)
     assert np.array_equal(a, nm.get_rng().standard_normal(3))
+
+
+def test_exact_claims_are_all_or_nothing() -> None:
+    ok = Claim(name="n", measured=0.0, expected=0.0, exact=True, against="x", kind="derived")
+    assert ok.passed and ok.margin == 1.0 and ok.criterion == "m = 0 exactly"
+    assert not Claim(name="n", measured=1e-300, expected=0.0, exact=True, against="x",
+                     kind="derived").passed
+    with pytest.raises(ValueError, match="exact=True takes an expected value and no tolerance"):
+        nm.claim("n", 0.0, expected=0.0, atol=0.5, exact=True, kind="derived", against="x")
+    with pytest.raises(ValueError, match="exact=True"):
+        nm.claim("n", 0.0, hi=0.0, exact=True, kind="derived", against="x")
