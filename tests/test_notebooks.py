@@ -77,6 +77,7 @@ def test_merge_streams_drops_the_copy_myst_nb_leaves_and_merges_the_rest() -> No
     fig = {"output_type": "display_data", "data": {"text/plain": "<Figure>"}}
     assert merge_streams([stream("a\nb\n"), stream("b\n")]) == [stream("a\nb\n")]
     assert merge_streams([stream("a\n"), fig, stream("b\n")]) == [stream("a\nb\n"), fig]
+    assert merge_streams([stream("a\nb\nc\n"), stream("b\n"), stream("c\n")]) == [stream("a\nb\nc\n")]
 
 
 def test_raw_myst_detector_finds_what_a_reader_must_not_see() -> None:
@@ -142,7 +143,7 @@ def _printed(cell: dict) -> tuple[list[str], list[str]]:
     """The numbers a cell printed (its streams, in order) and displayed (results, in order)."""
     streams, shown = [], []
     for out in cell.get("outputs", []):
-        if out["output_type"] == "stream":
+        if out["output_type"] == "stream" and out.get("name") == "stdout":   # not warnings
             streams.append("".join(out["text"]))
         elif out["output_type"] in ("execute_result", "display_data"):
             text = out.get("data", {}).get("text/plain", "")

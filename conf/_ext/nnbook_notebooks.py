@@ -476,25 +476,25 @@ def install_needs(sources: list[str], nnmath_spec: str) -> dict[str, str]:
 def merge_streams(outputs: list[Any]) -> list[Any]:
     """One stream output per stream name, as the book's pages show them (``nb_merge_streams``).
 
-    MyST-NB merges by appending later stream texts to the first stream output *in place* and
+    MyST-NB merges by appending the later stream texts to the first stream output *in place* and
     renders the merged list, but the executed notebook it saves keeps the later outputs too, so
-    their text would appear twice. A later stream already contained in the first is dropped;
-    one that is not is appended to it.
+    their text would appear twice. Later streams already contained in the first are dropped;
+    otherwise they are appended to it.
     """
     first: dict[str, Any] = {}
+    later: dict[str, list[str]] = {}
     out = []
     for o in outputs:
         if o.get("output_type") != "stream":
             out.append(o)
-            continue
-        head = first.get(o["name"])
-        if head is None:
+        elif o["name"] not in first:
             first[o["name"]] = o
             out.append(o)
-            continue
-        text, more = "".join(head["text"]), "".join(o["text"])
-        if not text.endswith(more):
-            head["text"] = text + more
+        else:
+            later.setdefault(o["name"], []).append("".join(o["text"]))
+    for name, texts in later.items():
+        head, more = "".join(first[name]["text"]), "".join(texts)
+        first[name]["text"] = head if head.endswith(more) else head + more
     return out
 
 
