@@ -32,7 +32,8 @@ from numpy.typing import ArrayLike
 
 from ._checks import Array, as_array
 from .activations import silu, silu_backward
-from .attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
+from .attention import (_merge_heads, _split_heads, scaled_dot_product_attention,
+                        scaled_dot_product_attention_backward)
 from .linear import Linear
 from .module import Module, Parameter
 from .rmsnorm import RMSNorm
@@ -72,18 +73,6 @@ class SwiGLU(Module):
         g, b, silu_cache = self._require_cache(self._cache)
         du = self.w2.backward(dout)
         return self.w1.backward(silu_backward(du * b, silu_cache)) + self.w3.backward(du * g)
-
-
-def _heads(x: Array, n: int) -> Array:
-    """``(N, T, n·d_h)`` → ``(N, n, T, d_h)``."""
-    N, T, D = x.shape
-    return x.reshape(N, T, n, D // n).transpose(0, 2, 1, 3)
-
-
-def _unheads(x: Array) -> Array:
-    """``(N, n, T, d_h)`` → ``(N, T, n·d_h)``."""
-    N, n, T, dh = x.shape
-    return x.transpose(0, 2, 1, 3).reshape(N, T, n * dh)
 
 
 @dataclass
@@ -127,7 +116,7 @@ class CausalSelfAttention(Module):
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"x must have shape (N, T, d_model={self.d_model}), got {x.shape}")
         T = x.shape[1]
-        q, k, v = (_heads(a, self.n_heads) for a in np.split(self.qkv(x), 3, axis=-1))
+        q, k, v = (_split_heads(a, self.n_heads) for a in np.split(self.qkv(x), 3, axis=-1))
         start = cache.length if cache is not None else 0
         positions = np.arange(start, start + T)
         rq = rk = None
@@ -149,17 +138,18 @@ class CausalSelfAttention(Module):
             allowed = np.arange(S)[None, :] <= (S - T) + np.arange(T)[:, None]
             o, attn = scaled_dot_product_attention(q, k, v, attn_mask=allowed)
         self._cache = (attn, rq, rk)
-        return self.proj(_unheads(o))
+        return self.proj(_merge_heads(o))
 
     def backward(self, dout: ArrayLike) -> Array:
         attn, rq, rk = self._require_cache(self._cache)
         if attn.k.shape[2] != attn.q.shape[2]:
             raise RuntimeError("backward through a forward pass that used a KVCache is not supported")
-        do = _heads(self.proj.backward(dout), self.n_heads)
+        do = _split_heads(self.proj.backward(dout), self.n_heads)
         dq, dk, dv = scaled_dot_product_attention_backward(do, attn)
         if self.use_rope:
             dq, dk = rope_backward(dq, rq), rope_backward(dk, rk)
-        return self.qkv.backward(np.concatenate([_unheads(dq), _unheads(dk), _unheads(dv)], axis=-1))
+        stacked = np.concatenate([_merge_heads(dq), _merge_heads(dk), _merge_heads(dv)], axis=-1)
+        return self.qkv.backward(stacked)
 
 
 class DecoderBlock(Module):
