@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "book" / "chapters").glob("*.md")) + sorted((ROOT / "book" / "appendix").glob("*.md"))
@@ -58,3 +59,23 @@ def test_code_cell_lines_fit_88_columns(path: Path) -> None:
     long = [(n, len(text)) for n, text in code_cell_lines(path) if len(text) > MAX_COLUMNS]
     assert not long, (f"{path.relative_to(ROOT)}: {len(long)} code-cell lines longer than {MAX_COLUMNS} "
                       f"columns (line: length) " + ", ".join(f"{n}: {w}" for n, w in long))
+
+
+def cell_options(path: Path) -> list[tuple[int, dict]]:
+    """``(line number, options)`` of every code cell that has a ``---`` YAML options block."""
+    out = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if FENCE.match(line) and i + 1 < len(lines) and lines[i + 1].strip() == "---":
+            end = next(k for k in range(i + 2, len(lines)) if lines[k].strip() == "---")
+            out.append((i + 1, yaml.safe_load("\n".join(lines[i + 2:end])) or {}))
+    return out
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
+def test_cell_tags_are_top_level_options(path: Path) -> None:
+    """``tags`` indented under ``mystnb:`` is silently ignored: the cell is not folded on the web,
+    and its code is printed in the PDF. Tags belong at the top level of the cell's options."""
+    nested = [n for n, opts in cell_options(path) if isinstance(opts.get("mystnb"), dict) and "tags" in opts["mystnb"]]
+    assert not nested, (f"{path.relative_to(ROOT)}: 'tags' nested under 'mystnb:' (ignored) in the "
+                        f"code cells at lines {nested}; write it at the top level of the options")
