@@ -27,6 +27,7 @@ import ast
 import codecs
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -465,7 +466,7 @@ def install_needs(sources: list[str], nnmath_spec: str) -> dict[str, str]:
     mods = third_party_imports(sources)
     joined = "\n".join(sources)
     for mod, uses in OPTIONAL_USES.items():
-        if any(re.search(rf"\bnm\.{u}\b", joined) for u in uses):
+        if any(re.search(rf"\b{u}\(", joined) for u in uses):     # nm.load_digits(, nm.data.load_digits(
             mods.add(mod)
     for m in sorted(mods):
         needs[m] = PIP_NAMES.get(m, m)
@@ -570,10 +571,38 @@ def nnmath_spec(app: Sphinx) -> str:
     return f"nnmath @ git+https://github.com/{org_repo}@{git_commit(Path(app.srcdir).parent)}"
 
 
+def _store(app: Sphinx) -> Path:
+    return Path(app.doctreedir) / "nnbook-executed"
+
+
+def keep_executed_notebook(app: Sphinx, doctree: Any) -> None:
+    """Keep this build's executed notebook of the document just read.
+
+    MyST-NB writes it to ``jupyter_execute/``, which the HTML and the LaTeX build share (both live
+    under the same build directory); a later LaTeX build rewrites those files. The reader
+    notebooks are made from the HTML build's own copy.
+    """
+    if app.builder.format != "html":
+        return
+    docname = app.env.docname
+    src = Path(app.outdir).parent / "jupyter_execute" / f"{docname}.ipynb"
+    if not src.is_file():
+        return
+    dest = _store(app) / f"{docname}.ipynb"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    glue = src.with_name(f"{src.stem}.glue.json")
+    target = dest.with_name(f"{dest.stem}.glue.json")
+    if glue.is_file():
+        shutil.copyfile(glue, target)
+    elif target.is_file():
+        target.unlink()
+
+
 def write_reader_notebooks(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
-    executed = Path(app.outdir).parent / "jupyter_execute"
+    executed = _store(app)
     spec = nnmath_spec(app)
     resolver = Resolver(app)
     for docname in sorted(app.env.found_docs):
@@ -594,5 +623,6 @@ def write_reader_notebooks(app: Sphinx, exception: Exception | None) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("doctree-read", keep_executed_notebook)
     app.connect("build-finished", write_reader_notebooks)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
