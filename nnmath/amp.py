@@ -1,6 +1,7 @@
 r"""Dynamic loss scaling for low-precision gradients, as ``torch.amp.GradScaler``.
 
-In float16 a gradient entry smaller than :math:`2^{-24} \approx 6\times10^{-8}` rounds to zero.
+In float16 a gradient entry of magnitude at most :math:`2^{-25} \approx 3\times10^{-8}` (half the
+smallest subnormal number, :math:`2^{-24}`) rounds to zero.
 Multiplying the loss by a scale :math:`s` multiplies every gradient by :math:`s` (the backward pass
 is linear in its upstream gradient), lifting small gradients into range; dividing by :math:`s`
 before the optimizer step restores their value (Micikevicius et al., 2018). Too large an
