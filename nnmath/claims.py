@@ -113,7 +113,7 @@ def _fmt(v: float) -> str:
 def _evaluate(c: Claim) -> tuple[bool, float]:
     """Whether the claim holds, and its margin: how far the measured value may still move before
     the claim fails, as a fraction of the tolerance (value ± tolerance) or of the bound's size
-    (one- or two-sided bounds; an absolute distance when the bound is 0)."""
+    (one- or two-sided bounds; of the measured value itself when the bound is 0)."""
     m = c.measured
     if c.exact:                        # an exact count or a bit-identical result: all or nothing
         return m == c.expected, 1.0 if m == c.expected else -1.0
@@ -125,9 +125,9 @@ def _evaluate(c: Claim) -> tuple[bool, float]:
         return err <= tol, (tol - err) / tol
     distances = []
     if c.lo is not None:
-        distances.append((m - c.lo) / (abs(c.lo) or 1.0))
+        distances.append((m - c.lo) / (abs(c.lo) or abs(m) or 1.0))
     if c.hi is not None:
-        distances.append((c.hi - m) / (abs(c.hi) or 1.0))
+        distances.append((c.hi - m) / (abs(c.hi) or abs(m) or 1.0))
     margin = min(distances)
     return margin >= 0, margin
 

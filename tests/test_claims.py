@@ -32,7 +32,7 @@ def test_bound_claims_margin_is_relative_to_the_bound() -> None:
     two = Claim(name="b", measured=1.5, lo=1.0, hi=2.0, against="x", kind="bound")
     assert two.passed and two.margin == pytest.approx(0.25)      # 0.5 above lo = 50% of 1; 0.5 below hi = 25%
     zero = Claim(name="z", measured=0.25, lo=0.0, against="x", kind="bound")
-    assert zero.passed and zero.margin == pytest.approx(0.25)    # absolute distance when the bound is 0
+    assert zero.passed and zero.margin == pytest.approx(1.0)     # relative to m when the bound is 0
 
 
 def test_claim_raises_claimfailed_naming_the_claim() -> None:
