@@ -283,6 +283,15 @@ def _deterministic_notebook_ids(app: Sphinx, exception: Exception | None) -> Non
         return
     import hashlib
 
+    # Sphinx appends ?v=<checksum> to a stylesheet or script only if the file was already copied
+    # when the page was written, which depends on the order of writing (-j): drop it everywhere
+    import re
+
+    for page in sorted(Path(app.outdir).rglob("*.html")):
+        text = page.read_text(encoding="utf8")
+        fixed = re.sub(r'(\.(?:css|js))\?v=[0-9a-f]{8}"', r'\1"', text)
+        if fixed != text:
+            page.write_text(fixed, encoding="utf8")
     for path in sorted((Path(app.outdir) / "_sources").rglob("*.ipynb")):
         nb = json.loads(path.read_text(encoding="utf8"))
         rel = path.relative_to(app.outdir).as_posix()
