@@ -292,6 +292,14 @@ def _deterministic_notebook_ids(app: Sphinx, exception: Exception | None) -> Non
         fixed = re.sub(r'(\.(?:css|js))\?v=[0-9a-f]{8}"', r'\1"', text)
         if fixed != text:
             page.write_text(fixed, encoding="utf8")
+    # the search index keeps objects in the order the documents were merged (-j): sort its keys
+    index = Path(app.outdir) / "searchindex.js"
+    if index.is_file():
+        text = index.read_text(encoding="utf8")
+        head, body = text[:text.index("(") + 1], text[text.index("(") + 1:text.rindex(")")]
+        data = json.loads(body)
+        index.write_text(head + json.dumps(data, separators=(",", ":"), ensure_ascii=False,
+                                           sort_keys=True) + text[text.rindex(")"):], encoding="utf8")
     for path in sorted((Path(app.outdir) / "_sources").rglob("*.ipynb")):
         nb = json.loads(path.read_text(encoding="utf8"))
         rel = path.relative_to(app.outdir).as_posix()
