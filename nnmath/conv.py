@@ -35,7 +35,12 @@ Where the time goes (``benchmarks/conv.py`` compares with PyTorch's CPU convolut
 matrix products — forward, weight gradient, column gradient — run in BLAS and take most of it; the
 rest is im2col's one copy and col2im's :math:`k_h k_w` slice additions, which NumPy runs on one
 thread. The weight gradient reuses the columns cached by the forward pass, and col2im adds straight
-into the unpadded image. Measured and rejected: the input gradient as a transposed convolution (one
+into the unpadded image. When BLAS may use several threads, forward and backward each cut the batch
+into one chunk per thread and run every step of a chunk on its own thread, with BLAS single-threaded
+inside (``nnmath/_parallel.py``, PyTorch's ``parallel_for`` over the batch): that parallelises the
+copies and slice additions too, where threaded BLAS alone sped up only the products (two threads,
+32x16x32x32 layer: 26 ms to 19 ms). Cutting the batch into chunks on *one* thread, to keep each
+chunk's columns in cache, was measured too and gained nothing outside the 5x5 first layer. Measured and rejected: the input gradient as a transposed convolution (one
 product over an im2col of the padded upstream gradient, a matrix :math:`C_{out}/C_{in}` times larger
 than the forward's columns), ``einsum``/``tensordot`` (they copy the columns into a 2-D layout
 first), and one product over the whole batch in a ``(C_in kH kW, N OH OW)`` layout (the transposing
@@ -50,6 +55,7 @@ padding (``padding_mode='zeros'``), and no ``ceil_mode``/``divisor_override`` in
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from typing import Literal, NamedTuple
@@ -59,6 +65,7 @@ from numpy.lib.stride_tricks import as_strided
 from numpy.typing import ArrayLike
 
 from . import init
+from ._parallel import over_batch
 from ._checks import Array, as_array, check_dim_match, check_ndim
 from .module import FunctionalModule, Module, Parameter
 from .rng import get_rng
@@ -170,8 +177,9 @@ class _Geometry:
         return xp[:, :, pt:xp.shape[2] - pb, pl:xp.shape[3] - pr]
 
 
-def _im2col(x: Array, g: _Geometry, value: float = 0.0) -> Array:
-    """Columns ``(N, C*kH*kW, OH*OW)`` of ``x`` (padded with ``value``), ordered like ``F.unfold``."""
+def _im2col(x: Array, g: _Geometry, value: float = 0.0, out: Array | None = None) -> Array:
+    """Columns ``(N, C*kH*kW, OH*OW)`` of ``x`` (padded with ``value``), ordered like ``F.unfold``;
+    written into ``out`` (C-contiguous, that shape) if given."""
     xp = g.pad(x, value)
     N, C = xp.shape[:2]
     (kh, kw), (sh, sw), (dh, dw), (OH, OW) = g.kernel, g.stride, g.dilation, g.out_hw
@@ -179,7 +187,10 @@ def _im2col(x: Array, g: _Geometry, value: float = 0.0) -> Array:
     # a read-only view: axis (u, v) walks the kernel taps, axis (i, j) the output positions
     windows = as_strided(xp, shape=(N, C, kh, kw, OH, OW),
                          strides=(sN, sC, dh * sH, dw * sW, sh * sH, sw * sW), writeable=False)
-    return windows.reshape(N, C * kh * kw, OH * OW)  # the reshape copies: one column per window
+    if out is None:
+        return windows.reshape(N, C * kh * kw, OH * OW)  # the reshape copies: one column per window
+    out.reshape(windows.shape)[...] = windows            # the same one copy, into the caller's array
+    return out
 
 
 def _inside(start: int, step: int, n_out: int, n: int) -> tuple[slice, slice]:
@@ -206,13 +217,13 @@ def _taps(g: _Geometry) -> Iterator[tuple[int, int, tuple[slice, slice], tuple[s
                 yield u, v, (rows, cols_v), (i, j)
 
 
-def _col2im(cols: Array, g: _Geometry) -> Array:
+def _col2im(cols: Array, g: _Geometry, out: Array | None = None) -> Array:
     """Adjoint of :func:`_im2col`: add each column entry back onto its pixel (entries that were copied
-    from the padding have no pixel and are dropped)."""
-    N, C, H, W = g.x_shape
+    from the padding have no pixel and are dropped); into ``out`` (overwritten) if given."""
+    (C, H, W), N = g.x_shape[1:], cols.shape[0]     # N from the data: a chunk of the batch works
     (kh, kw), (OH, OW) = g.kernel, g.out_hw
     cols = cols.reshape(N, C, kh, kw, OH, OW)
-    out = np.zeros((N, C, H, W), dtype=cols.dtype)
+    out = _zeros((N, C, H, W), cols.dtype, out)
     # One kernel tap (u, v) at a time: its targets are distinct pixels, so a basic-slice `+=` is exact;
     # different taps that hit the same pixel are summed by successive iterations. Each tap adds only
     # the windows for which it lands inside the image, straight into the unpadded result: no padded
@@ -225,7 +236,14 @@ def _col2im(cols: Array, g: _Geometry) -> Array:
 _TAPWISE_MIN_CHANNELS = 8   # below this C_in, one (N, C_in kH kW, P) product and col2im are faster
 
 
-def _col2im_matmul(weight: Array, dout: Array, g: _Geometry) -> Array:
+def _zeros(shape: tuple[int, ...], dtype: np.dtype, out: Array | None) -> Array:
+    if out is None:
+        return np.zeros(shape, dtype=dtype)
+    out[...] = 0
+    return out
+
+
+def _col2im_matmul(weight: Array, dout: Array, g: _Geometry, out: Array | None = None) -> Array:
     r"""``_col2im`` of :math:`w^\top \bar y` (``weight`` ``(C_out, C_in, kH, kW)``, ``dout``
     ``(N, C_out, OH*OW)``) without forming that ``(N, C_in kH kW, OH OW)`` column gradient: the rows
     of :math:`w^\top \bar y` for tap ``(u, v)`` are :math:`w_{:,:,u,v}^\top \bar y`, so each tap's
@@ -233,10 +251,10 @@ def _col2im_matmul(weight: Array, dout: Array, g: _Geometry) -> Array:
     memory — one ``(N, C_in, OH*OW)`` block at a time, which stays in cache, instead of an array
     :math:`k_h k_w` times larger that is written once and read once (and, above glibc's
     threshold, mapped fresh and page-faulted on every call)."""
-    N, C, H, W = g.x_shape
+    (C, H, W), N = g.x_shape[1:], dout.shape[0]
     OH, OW = g.out_hw
     per_tap = np.ascontiguousarray(weight.transpose(2, 3, 1, 0))      # (kH, kW, C_in, C_out)
-    out = np.zeros((N, C, H, W), dtype=np.result_type(weight, dout))
+    out = _zeros((N, C, H, W), np.result_type(weight, dout), out)
     for u, v, (rows, cols_v), (i, j) in _taps(g):
         out[:, :, rows, cols_v] += (per_tap[u, v] @ dout).reshape(N, C, OH, OW)[:, :, i, j]
     return out
@@ -414,11 +432,19 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, strid
     """
     x, weight, bias = _check_conv_args(x, weight, bias)
     g = _Geometry.build(x.shape, weight.shape[2:], stride, padding, dilation)
-    cols = _im2col(x, g)                                   # (N, C_in*kH*kW, OH*OW)
-    out = weight.reshape(weight.shape[0], cols.shape[1]) @ cols   # (C_out, K) @ (N, K, P) -> (N, C_out, P)
+    N, C_out, K, P = x.shape[0], weight.shape[0], weight[0].size, g.out_hw[0] * g.out_hw[1]
+    w2 = weight.reshape(C_out, K)
+    cols = np.empty((N, K, P), dtype=np.result_type(x, weight))
+    out = np.empty((N, C_out, P), dtype=cols.dtype)
+
+    def chunk(n: slice) -> None:                # samples n: their columns, then their product
+        _im2col(x[n], g, out=cols[n])           # (n, C_in*kH*kW, OH*OW)
+        np.matmul(w2, cols[n], out=out[n])      # (C_out, K) @ (n, K, P) -> (n, C_out, P)
+
+    over_batch(chunk, N, work=N * C_out * K * P)
     if bias is not None:
         out += bias[:, None]
-    return out.reshape(x.shape[0], weight.shape[0], *g.out_hw), ConvCache(cols, weight, bias is not None, g)
+    return out.reshape(N, C_out, *g.out_hw), ConvCache(cols, weight, bias is not None, g)
 
 
 def conv2d_backward(dout: ArrayLike, cache: ConvCache) -> tuple[Array, Array, Array | None]:
@@ -443,15 +469,21 @@ def conv2d_backward(dout: ArrayLike, cache: ConvCache) -> tuple[Array, Array, Ar
     with ``benchmarks/conv.py``), as one product and ``_col2im`` otherwise.
     """
     cols, weight, has_bias, g = cache
-    N, C_out = cols.shape[0], weight.shape[0]
-    dout = _check_dout(dout, (N, C_out, *g.out_hw)).reshape(N, C_out, g.out_hw[0] * g.out_hw[1])
-    # the cached columns again: N products (C_out, P) @ (P, K), then a sum over the batch (a single
-    # product over (N*P) would first copy cols into a 2-D layout, which costs more than it saves)
-    dweight = (dout @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape)
-    if weight.shape[1] >= _TAPWISE_MIN_CHANNELS:
-        dx = _col2im_matmul(weight, dout, g)      # col2im(w^T dout), one kernel tap at a time
-    else:   # few input channels: per-tap products of C_in rows are too thin for BLAS
-        dx = _col2im(weight.reshape(C_out, cols.shape[1]).T @ dout, g)
+    (N, K, P), C_out = cols.shape, weight.shape[0]
+    dout = _check_dout(dout, (N, C_out, *g.out_hw)).reshape(N, C_out, P)
+    dx = np.empty(g.x_shape, dtype=np.result_type(cols, dout))
+
+    def chunk(n: slice) -> Array:               # samples n: their input gradient, their share of dw
+        if weight.shape[1] >= _TAPWISE_MIN_CHANNELS:
+            _col2im_matmul(weight, dout[n], g, out=dx[n])    # col2im(w^T dout), tap by tap
+        else:   # few input channels: per-tap products of C_in rows are too thin for BLAS
+            _col2im(weight.reshape(C_out, K).T @ dout[n], g, out=dx[n])
+        # the cached columns again: products (C_out, P) @ (P, K), summed over the samples (one
+        # product over (N*P) would first copy cols into a 2-D layout, which costs more than it saves)
+        return (dout[n] @ cols[n].transpose(0, 2, 1)).sum(axis=0)
+
+    parts = over_batch(chunk, N, work=2 * N * C_out * K * P)   # one partial sum per chunk, in order
+    dweight = functools.reduce(np.add, parts).reshape(weight.shape)
     dbias = dout.sum(axis=(0, 2)) if has_bias else None
     return dx, dweight, dbias
 

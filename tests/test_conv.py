@@ -252,16 +252,19 @@ def test_col2im_bad_shapes():
         nm.col2im(np.zeros((1, 9, 5)), (4, 4), 3)
 
 
-def _col2im_fancy_index_bug(cols, g):
+def _col2im_fancy_index_bug(cols, g, out=None):
     """col2im written with `+=` on fancy indices: duplicate targets keep only one contribution."""
-    N, C = g.x_shape[:2]
+    N, C = cols.shape[0], g.x_shape[1]
     (kh, kw), (sh, sw), (dh, dw), (OH, OW) = g.kernel, g.stride, g.dilation, g.out_hw
     pt, pb, pl, pr = g.pads
-    out = np.zeros((N, C, g.x_shape[2] + pt + pb, g.x_shape[3] + pl + pr))
+    padded = np.zeros((N, C, g.x_shape[2] + pt + pb, g.x_shape[3] + pl + pr))
     u, v, i, j = np.meshgrid(np.arange(kh), np.arange(kw), np.arange(OH), np.arange(OW), indexing="ij")
     rows, cols_ = (u * dh + i * sh).ravel(), (v * dw + j * sw).ravel()
-    out[:, :, rows, cols_] += cols.reshape(N, C, -1)   # the bug: NOT np.add.at
-    return g.unpad(out)
+    padded[:, :, rows, cols_] += cols.reshape(N, C, -1)   # the bug: NOT np.add.at
+    if out is None:
+        return g.unpad(padded)
+    out[...] = g.unpad(padded)
+    return out
 
 
 def test_injected_col2im_fancy_index_bug_is_caught(monkeypatch):
@@ -272,7 +275,8 @@ def test_injected_col2im_fancy_index_bug_is_caught(monkeypatch):
     monkeypatch.setattr(conv_mod, "_col2im", _col2im_fancy_index_bug)
     # conv2d_backward's col2im of w^T dout, with the same bug
     monkeypatch.setattr(conv_mod, "_col2im_matmul",
-                        lambda w, d, g: _col2im_fancy_index_bug(w.reshape(w.shape[0], -1).T @ d, g))
+                        lambda w, d, g, out=None:
+                        _col2im_fancy_index_bug(w.reshape(w.shape[0], -1).T @ d, g, out))
     assert nm.gradcheck(nm.conv2d, nm.conv2d_backward, x, w, b, stride=3).passed
     # with overlapping windows, both the conv and the max-pool gradients are caught
     with pytest.raises(nm.GradcheckError):
