@@ -184,25 +184,16 @@ def test_api_reference_documents_every_public_module(built_book: Build) -> None:
             assert f'id="nnmath.{f.stem}.{name}"' in text, f"nnmath.{f.stem}.{name} missing from the API page"
 
 
-def test_no_change_rebuild_executes_nothing(built_book: Build) -> None:
-    """A rebuild without a change executes no chapter (the half of this test that holds today)."""
+def test_no_change_rebuild_reads_and_executes_nothing(built_book: Build) -> None:
+    """A rebuild without a change executes no chapter and reads no page again (the claims page is
+    written again only when a chapter was read: ``tests/test_cache.py``)."""
     from book import run_sphinx
 
     again = run_sphinx(BOOK, built_book.outdir)
     assert again.returncode == 0, again.log[-5000:]
     assert again.executed == [], f"re-executed without a change: {again.executed}"
-
-
-@pytest.mark.xfail(strict=True, reason="known bug: a theme or extension rewrites html_context, "
-                   "html_css_files, html_static_path and five other options at every start, so "
-                   "Sphinx sees a changed configuration and re-reads (not re-executes) every page")
-def test_no_change_rebuild_rereads_nothing(built_book: Build) -> None:
-    from book import run_sphinx
-
-    again = run_sphinx(BOOK, built_book.outdir)
-    assert again.returncode == 0, again.log[-5000:]
-    assert again.executed == [], f"re-executed without a change: {again.executed}"
-    assert "0 added, 0 changed, 0 removed" in again.log or "no targets are out of date" in again.log
+    assert "0 added, 0 changed, 0 removed" in again.log, again.log[-3000:]
+    assert "no targets are out of date" in again.log, again.log[-3000:]
 
 
 # --- claims ------------------------------------------------------------------------------------------

@@ -113,3 +113,36 @@ def test_two_clean_builds_are_identical(mini: dict[str, Path]) -> None:
         assert names == sorted(p.name for p in db.iterdir())
         _, mismatch, errors = filecmp.cmpfiles(da, db, names, shallow=False)
         assert not mismatch and not errors, f"{sub}: differ between clean builds: {mismatch + errors}"
+
+
+CLAIM_CELL = """
+```{{code-cell}} ipython3
+nm.claim("mini_value", {value}, expected={value}, atol=1e-12, kind="derived", against="itself, for the test")
+```
+
+The value is {{claim}}`mini_value:.1f`.
+"""
+
+
+def test_claims_page_follows_its_chapters_and_a_no_change_rebuild_reads_nothing(
+        mini: dict[str, Path]) -> None:
+    (mini["src"] / "claims.md").write_text("# Claims\n\n```{claims-table}\n```\n")
+    (mini["src"] / "index.md").write_text(
+        "# Mini\n\n```{toctree}\n:glob:\n\nchapters/*\nclaims\n```\n")
+    ch1 = mini["src"] / "chapters" / "01_c.md"
+    original = ch1.read_text()
+    ch1.write_text(original + CLAIM_CELL.format(value=1.5))
+    page = mini["tmp"] / "out" / "html" / "claims.html"
+    build(mini)
+    assert "1.5" in page.read_text()
+
+    # No change: no page is read again (the claims page included), nothing executes.
+    warm = build(mini)
+    assert warm.executed == [] and "0 added, 0 changed, 0 removed" in warm.log, warm.log[-3000:]
+
+    # A chapter's claim changes: the claims page is written again and shows the new value.
+    ch1.write_text(original + CLAIM_CELL.format(value=2.5))
+    edited = build(mini)
+    assert len(edited.executed) == 1, edited.log[-3000:]
+    text = page.read_text()
+    assert "2.5" in text and "1.5" not in text, "the claims page kept a chapter's old claim"

@@ -150,10 +150,21 @@ def _doctree_read(app: Sphinx, doctree: nodes.document) -> None:
         _env_claims(app.env).pop(docname, None)
 
 
-def _claims_page_is_always_outdated(app: Sphinx, env: Any, added: set[str], changed: set[str],
-                                    removed: set[str]) -> list[str]:
-    """The claims page summarises every chapter, so it is re-read on every build (it runs no code)."""
-    return [CLAIMS_DOC] if CLAIMS_DOC in env.found_docs else []
+def _note_removed(app: Sphinx, env: Any, added: set[str], changed: set[str], removed: set[str]) -> list[str]:
+    app._nnbook_removed = set(removed)   # type: ignore[attr-defined]
+    return []
+
+
+def _note_read(app: Sphinx, env: Any, docnames: list[str]) -> None:
+    app._nnbook_read = set(docnames)     # type: ignore[attr-defined]
+
+
+def _claims_page_follows_the_chapters(app: Sphinx, env: Any) -> list[str]:
+    """The claims page summarises every chapter: it is written again whenever a page was read or
+    removed in this build. Its tables are filled from the environment when it is written
+    (``_fill_tables``), so it never needs re-reading, and a rebuild without a change reads nothing."""
+    touched = (getattr(app, "_nnbook_read", set()) - {CLAIMS_DOC}) | getattr(app, "_nnbook_removed", set())
+    return [CLAIMS_DOC] if touched and CLAIMS_DOC in env.found_docs else []
 
 
 # --- the claims page -----------------------------------------------------------------------------
@@ -319,7 +330,9 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
     app.connect("doctree-read", _doctree_read)
-    app.connect("env-get-outdated", _claims_page_is_always_outdated)
+    app.connect("env-get-outdated", _note_removed)
+    app.connect("env-before-read-docs", _note_read)
+    app.connect("env-get-updated", _claims_page_follows_the_chapters)
     app.connect("doctree-resolved", _fill_tables)
     app.connect("env-updated", _count)
     app.connect("build-finished", _deterministic_notebook_ids)
