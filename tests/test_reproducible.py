@@ -23,16 +23,11 @@ pytestmark = pytest.mark.build
 
 #: Files that legitimately differ: Sphinx's pickled doctrees and environment (not published).
 IGNORED_PARTS = {".doctrees"}
-#: Known gap, not yet fixed: Sphinx's search index lists some entries in the order in which the
-#: parallel readers' environments were merged, so it differs between -j auto and -j 1 (the pages
-#: themselves, the notebooks and the figures are compared byte for byte).
-IGNORED_FILES = {"searchindex.js"}
 
 
 def site_files(root: Path) -> set[Path]:
     return {p.relative_to(root) for p in root.rglob("*")
-            if p.is_file() and not IGNORED_PARTS.intersection(p.relative_to(root).parts)
-            and p.name not in IGNORED_FILES}
+            if p.is_file() and not IGNORED_PARTS.intersection(p.relative_to(root).parts)}
 
 
 @pytest.fixture(scope="module")
