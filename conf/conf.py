@@ -41,6 +41,7 @@ extensions = [
     "sphinxcontrib.rsvgconverter",  # SVG figures -> PDF for the LaTeX builder (rsvg-convert)
     "nnbook_claims",            # conf/_ext/nnbook_claims.py: the {claim} role and the claims page
     "nnbook_bib",               # conf/_ext/nnbook_bib.py: author-year labels in the bibliography
+    "nnbook_api_links",         # conf/_ext/nnbook_api_links.py: API entries link to their derivation
 ]
 
 exclude_patterns = ["_build", "**.ipynb_checkpoints", ".jupyter_cache", "jupyter_execute", "_templates"]

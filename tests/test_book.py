@@ -184,6 +184,34 @@ def test_api_reference_documents_every_public_module(built_book: Build) -> None:
             assert f'id="nnmath.{f.stem}.{name}"' in text, f"nnmath.{f.stem}.{name} missing from the API page"
 
 
+LITERALINCLUDE = re.compile(r"```\{literalinclude\} \.\./\.\./nnmath/(\w+)\.py\s*\n:pyobject: ([\w.]+)")
+
+
+def test_api_entries_link_back_to_the_section_that_derives_them(built_book: Build) -> None:
+    """Every public object whose code a chapter shows has, on the API page, a "Derived in" link to
+    that chapter's section, and the link's anchor exists."""
+    import importlib
+
+    page = soup(built_book.outdir / "api.html")
+    expected: dict[str, set[str]] = {}
+    for doc in NOTEBOOK_PAGES:
+        for module, obj in LITERALINCLUDE.findall((BOOK / doc).with_suffix(".md").read_text()):
+            name = obj.split(".")[0]
+            if name in getattr(importlib.import_module(f"nnmath.{module}"), "__all__", []):
+                expected.setdefault(f"nnmath.{module}.{name}", set()).add(f"{doc.as_posix()}.html")
+    assert len(expected) >= 30, f"only {len(expected)} public objects shown in the chapters"
+    for target, pages in sorted(expected.items()):
+        entry = page.find(id=target)
+        assert entry is not None, f"{target} has no API entry"
+        derived = entry.find_parent("dl").select_one("dd > p.nnbook-derived-in")
+        assert derived is not None, f"{target}: no 'Derived in' link on the API page"
+        hrefs = [a["href"] for a in derived.find_all("a")]
+        assert pages <= {h.split("#")[0] for h in hrefs}, f"{target}: links {hrefs}, expected {pages}"
+        for href in hrefs:
+            path, anchor = href.split("#")
+            assert soup(built_book.outdir / path).find(id=anchor), f"{target}: {href} has no target"
+
+
 def test_no_change_rebuild_reads_and_executes_nothing(built_book: Build) -> None:
     """A rebuild without a change executes no chapter and reads no page again (the claims page is
     written again only when a chapter was read: ``tests/test_cache.py``)."""

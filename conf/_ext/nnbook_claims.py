@@ -159,12 +159,20 @@ def _note_read(app: Sphinx, env: Any, docnames: list[str]) -> None:
     app._nnbook_read = set(docnames)     # type: ignore[attr-defined]
 
 
-def _claims_page_follows_the_chapters(app: Sphinx, env: Any) -> list[str]:
-    """The claims page summarises every chapter: it is written again whenever a page was read or
-    removed in this build. Its tables are filled from the environment when it is written
-    (``_fill_tables``), so it never needs re-reading, and a rebuild without a change reads nothing."""
-    touched = (getattr(app, "_nnbook_read", set()) - {CLAIMS_DOC}) | getattr(app, "_nnbook_removed", set())
-    return [CLAIMS_DOC] if touched and CLAIMS_DOC in env.found_docs else []
+def follow_the_chapters(app: Sphinx, docname: str) -> None:
+    """Register a page that summarises the others (the claims page, the API page's back-links)."""
+    if not hasattr(app, "_nnbook_summaries"):
+        app._nnbook_summaries = set()   # type: ignore[attr-defined]
+    app._nnbook_summaries.add(docname)  # type: ignore[attr-defined]
+
+
+def _summaries_follow_the_chapters(app: Sphinx, env: Any) -> list[str]:
+    """A summary page is written again whenever another page was read or removed in this build.
+    Its content is filled from the environment when it is written (``_fill_tables``), so it never
+    needs re-reading, and a rebuild without a change reads nothing."""
+    pages = getattr(app, "_nnbook_summaries", set())
+    touched = (getattr(app, "_nnbook_read", set()) - pages) | getattr(app, "_nnbook_removed", set())
+    return sorted(p for p in pages if p in env.found_docs) if touched else []
 
 
 # --- the claims page -----------------------------------------------------------------------------
@@ -303,12 +311,15 @@ def _deterministic_notebook_ids(app: Sphinx, exception: Exception | None) -> Non
         fixed = re.sub(r'(\.(?:css|js))\?v=[0-9a-f]{8}"', r'\1"', text)
         if fixed != text:
             page.write_text(fixed, encoding="utf8")
-    # the search index keeps objects in the order the documents were merged (-j): sort its keys
+    # the search index lists the pages of one index entry in the order the documents were merged
+    # (-j decides it): sort those lists, and the keys
     index = Path(app.outdir) / "searchindex.js"
     if index.is_file():
         text = index.read_text(encoding="utf8")
         head, body = text[:text.index("(") + 1], text[text.index("(") + 1:text.rindex(")")]
         data = json.loads(body)
+        for entry, pages in data.get("indexentries", {}).items():
+            data["indexentries"][entry] = sorted(pages, key=json.dumps)
         index.write_text(head + json.dumps(data, separators=(",", ":"), ensure_ascii=False,
                                            sort_keys=True) + text[text.rindex(")"):], encoding="utf8")
     for path in sorted((Path(app.outdir) / "_sources").rglob("*.ipynb")):
@@ -332,7 +343,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("doctree-read", _doctree_read)
     app.connect("env-get-outdated", _note_removed)
     app.connect("env-before-read-docs", _note_read)
-    app.connect("env-get-updated", _claims_page_follows_the_chapters)
+    app.connect("env-get-updated", _summaries_follow_the_chapters)
+    follow_the_chapters(app, CLAIMS_DOC)
     app.connect("doctree-resolved", _fill_tables)
     app.connect("env-updated", _count)
     app.connect("build-finished", _deterministic_notebook_ids)
