@@ -14,7 +14,10 @@ For each shape it times one forward and one backward pass (input, weight and bia
 
 nnmath and torch are timed in the same process, interleaved round by round (``_common.py`` gives
 the protocol); ``nm/torch`` is the ratio of the best times, ``median`` the median per-round ratio.
-One table per ``--threads`` count. This is a measurement script, not a test.
+One table per ``--threads`` count, followed by the **same matrix product** in both libraries: the
+forward's ``(C_out, K) @ (N, K, P)`` with NumPy's BLAS (OpenBLAS) and with torch's (MKL). Where
+that ratio is well above 1, the convolution's ratio is bounded by the BLAS, not by im2col/col2im.
+This is a measurement script, not a test.
 """
 
 from __future__ import annotations
@@ -87,7 +90,23 @@ def main() -> None:
                 print(f"{label:<30}{t_nm * 1e3:>10.1f}{t_torch * 1e3:>10.1f}{best:>10.2f}{median:>8.2f}"
                       f"{t_naive * 1e3:>12.0f}{t_naive / t_nm:>10.0f}")
                 sys.stdout.flush()
+            if torch is not None:
+                blas_table(cases, args.repeat)
     print("* naive: first sample only, times N (the loop's cost is linear in N)")
+
+
+def blas_table(cases: list, repeat: int) -> None:
+    """The forward's matrix product alone, NumPy against torch, same operands and threads."""
+    print(f"{'  same product (C_out,K)@(N,K,P)':<30}{'numpy ms':>10}{'torch ms':>10}{'np/torch':>10}{'median':>8}")
+    for (N, C, H, W, O, k, s, p), x, w, *_ in cases:
+        cols = nm.im2col(x, k, padding=p, stride=s)
+        w2 = w.reshape(O, -1)
+        cols_t, w2_t = torch.tensor(cols), torch.tensor(w2)
+        times = interleave({"np": lambda: w2 @ cols, "torch": lambda: w2_t @ cols_t}, repeat)
+        best, median = ratios(times, "np", "torch")
+        label = f"  ({O},{cols.shape[1]})@({N},{cols.shape[1]},{cols.shape[2]})"
+        print(f"{label:<30}{times['np'].min() * 1e3:>10.1f}{times['torch'].min() * 1e3:>10.1f}"
+              f"{best:>10.2f}{median:>8.2f}")
 
 
 if __name__ == "__main__":
