@@ -38,9 +38,11 @@ thread. The weight gradient reuses the columns cached by the forward pass, and c
 into the unpadded image. When BLAS may use several threads, forward and backward each cut the batch
 into one chunk per thread and run every step of a chunk on its own thread, with BLAS single-threaded
 inside (``nnmath/_parallel.py``, PyTorch's ``parallel_for`` over the batch): that parallelises the
-copies and slice additions too, where threaded BLAS alone sped up only the products (two threads,
-32x16x32x32 layer: 26 ms to 19 ms). Cutting the batch into chunks on *one* thread, to keep each
-chunk's columns in cache, was measured too and gained nothing outside the 5x5 first layer. Measured and rejected: the input gradient as a transposed convolution (one
+copies and slice additions too, where threaded BLAS alone sped up only the products. Cutting the
+batch into chunks on *one* thread, to keep each chunk's columns in cache, was measured too and
+gained nothing outside the 5x5 first layer. What remains between nnmath and PyTorch is mostly the
+BLAS: the benchmark's second table times the forward's matrix product alone in both libraries, and
+for the small products of a stride-2 layer NumPy's OpenBLAS is the slower one. Measured and rejected: the input gradient as a transposed convolution (one
 product over an im2col of the padded upstream gradient, a matrix :math:`C_{out}/C_{in}` times larger
 than the forward's columns), ``einsum``/``tensordot`` (they copy the columns into a 2-D layout
 first), and one product over the whole batch in a ``(C_in kH kW, N OH OW)`` layout (the transposing
