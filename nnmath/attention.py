@@ -5,8 +5,10 @@ values :math:`V \in \mathbb R^{S\times d_v}` (any number of leading batch axes),
 
 .. math::
 
-    S_{ij} = \alpha\, q_i\cdot k_j + M_{ij}, \qquad P = \operatorname{softmax}_{\text{rows}}(S),
-    \qquad O = PV,
+    \begin{aligned}
+    S_{ij} &= \alpha\, q_i\cdot k_j + M_{ij},\\
+    P &= \operatorname{softmax}_{\text{rows}}(S), \qquad O = PV,
+    \end{aligned}
 
 with :math:`\alpha = 1/\sqrt{d_k}` by default and :math:`M` the mask (0 where a query may attend,
 :math:`-\infty` where it may not, or any added float bias). The backward pass (derived in the
@@ -14,9 +16,11 @@ attention chapter) is
 
 .. math::
 
-    \bar V = P^\top \bar O,\quad \bar P = \bar O V^\top,\quad
-    \bar S = P \odot \bigl(\bar P - \operatorname{rowsum}(\bar P \odot P)\bigr),\quad
-    \bar Q = \alpha\,\bar S K,\quad \bar K = \alpha\,\bar S^\top Q .
+    \begin{aligned}
+    \bar V &= P^\top \bar O,\quad \bar P = \bar O V^\top,\\
+    \bar S &= P \odot \bigl(\bar P - \operatorname{rowsum}(\bar P \odot P)\bigr),\\
+    \bar Q &= \alpha\,\bar S K,\quad \bar K = \alpha\,\bar S^\top Q .
+    \end{aligned}
 
 Masks follow ``torch.nn.functional.scaled_dot_product_attention``: a boolean ``attn_mask`` is
 True where the query **may attend**, a float mask is added to the scores, ``is_causal=True`` lets
@@ -208,9 +212,11 @@ def scaled_dot_product_attention_backward(dout: ArrayLike, cache: AttentionCache
 
     .. math::
 
-        \bar V = P^\top \bar O,\quad \bar P = \bar O V^\top,\quad
-        \bar S = P \odot (\bar P - \operatorname{rowsum}(\bar P \odot P)),\quad
-        \bar Q = \alpha \bar S K,\quad \bar K = \alpha \bar S^\top Q .
+        \begin{aligned}
+        \bar V &= P^\top \bar O,\quad \bar P = \bar O V^\top,\\
+        \bar S &= P \odot (\bar P - \operatorname{rowsum}(\bar P \odot P)),\\
+        \bar Q &= \alpha \bar S K,\quad \bar K = \alpha \bar S^\top Q .
+        \end{aligned}
 
     :math:`\bar S` is the softmax vector-Jacobian product of :func:`nnmath.activations.softmax_backward`,
     applied to all rows at once — no ``(S, S)`` Jacobian is formed. Masked keys have
@@ -319,8 +325,12 @@ class MultiheadAttention(Module):
 
     .. math::
 
-        \operatorname{MHA}(Q, K, V) = \operatorname{concat}(O_1,\dots,O_H)\,W^O + b^O,\qquad
-        O_h = \operatorname{attention}(QW^Q_h + b^Q_h,\; KW^K_h + b^K_h,\; VW^V_h + b^V_h),
+        \begin{aligned}
+        &\operatorname{MHA}(Q, K, V)\\
+        &\quad = \operatorname{concat}(O_1,\dots,O_H)\,W^O + b^O,\\
+        &O_h = \operatorname{attention}(QW^Q_h + b^Q_h,\\
+        &\qquad KW^K_h + b^K_h,\; VW^V_h + b^V_h),
+        \end{aligned}
 
     with :math:`W^Q_h` the columns ``h·E/H … (h+1)·E/H - 1`` of the query projection (and so on).
 

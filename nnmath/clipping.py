@@ -116,8 +116,10 @@ def clip_grad_norm_(parameters: Parameter | Iterable[Parameter], max_norm: float
 
     .. math::
 
-        \|g\| = \Bigl(\sum_{p}\sum_i |g_{p,i}|^q\Bigr)^{1/q}, \qquad
-        g_p \leftarrow g_p \cdot \min\Bigl(1, \frac{c}{\|g\| + 10^{-6}}\Bigr).
+        \begin{aligned}
+        \|g\| &= \Bigl(\sum_{p}\sum_i |g_{p,i}|^q\Bigr)^{1/q},\\
+        g_p &\leftarrow g_p \cdot \min\Bigl(1, \frac{c}{\|g\| + 10^{-6}}\Bigr).
+        \end{aligned}
 
     Parameters
     ----------

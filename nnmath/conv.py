@@ -6,8 +6,10 @@ What ``torch.nn.functional.conv2d`` computes â€” and what this module computes â
 
 .. math::
 
-    y_{n,o,i,j} = b_o + \sum_{c}\sum_{u=0}^{kH-1}\sum_{v=0}^{kW-1}
-        w_{o,c,u,v}\; x^{\mathrm{pad}}_{n,\,c,\,s_h i + d_h u,\,s_w j + d_w v},
+    \begin{aligned}
+    y_{n,o,i,j} &= b_o + \sum_{c}\sum_{u=0}^{kH-1}\sum_{v=0}^{kW-1} w_{o,c,u,v}\\
+    &\qquad x^{\mathrm{pad}}_{n,\,c,\,s_h i + d_h u,\,s_w j + d_w v},
+    \end{aligned}
 
 with output size :math:`\lfloor (n + 2p - d(k-1) - 1)/s \rfloor + 1` per spatial axis
 (:func:`conv_output_size`). A true convolution flips the kernel; :func:`convolve2d` and
@@ -20,9 +22,11 @@ each step:
 
 .. math::
 
-    \bar w = \textstyle\sum_n \bar y_n\,\mathrm{cols}_n^\top, \qquad
-    \bar b_o = \textstyle\sum_{n,i,j} \bar y_{n,o,i,j}, \qquad
-    \bar x = \mathrm{col2im}\bigl(w^\top \bar y\bigr),
+    \begin{aligned}
+    \bar w &= \textstyle\sum_n \bar y_n\,\mathrm{cols}_n^\top,\\
+    \bar b_o &= \textstyle\sum_{n,i,j} \bar y_{n,o,i,j},\\
+    \bar x &= \mathrm{col2im}\bigl(w^\top \bar y\bigr),
+    \end{aligned}
 
 where :func:`col2im` (``torch.nn.functional.fold``) *adds* every column entry back onto the pixel it
 was copied from. Windows overlap whenever the stride is smaller than the (dilated) kernel, so a
@@ -338,7 +342,12 @@ def _single_channel(image: ArrayLike, kernel: ArrayLike, mode: str, flip: bool) 
 def correlate2d(image: ArrayLike, kernel: ArrayLike, mode: Literal["valid", "full", "same"] = "valid") -> Array:
     r"""Cross-correlation of one 2-D image with one 2-D kernel (``scipy.signal.correlate2d``):
 
-    .. math:: (I \star K)[i, j] = \sum_{u}\sum_{v} I[i + u, j + v]\, K[u, v].
+    .. math::
+
+        \begin{aligned}
+        &(I \star K)[i, j]\\
+        &\quad = \sum_{u}\sum_{v} I[i + u, j + v]\, K[u, v].
+        \end{aligned}
 
     The kernel is *not* flipped; this is what CNN layers (and many hand-written ``convolve2d`` loops)
     compute. ``mode`` is ``'valid'`` (only positions where the kernel fits), ``'full'`` (every
@@ -351,8 +360,13 @@ def correlate2d(image: ArrayLike, kernel: ArrayLike, mode: Literal["valid", "ful
 def convolve2d(image: ArrayLike, kernel: ArrayLike, mode: Literal["valid", "full", "same"] = "valid") -> Array:
     r"""True 2-D convolution (``scipy.signal.convolve2d``): cross-correlation with the flipped kernel,
 
-    .. math:: (I * K)[i, j] = \sum_{m}\sum_{n} I[i - m, j - n]\, K[m, n]
-        = (I \star K^{\leftrightarrow\updownarrow})[i, j].
+    .. math::
+
+        \begin{aligned}
+        &(I * K)[i, j]\\
+        &\quad = \sum_{m}\sum_{n} I[i - m, j - n]\, K[m, n]\\
+        &\quad = (I \star K^{\leftrightarrow\updownarrow})[i, j].
+        \end{aligned}
 
     Unlike correlation it is commutative and associative, which is what the backward pass of a
     convolution layer is written in. Same modes as :func:`correlate2d`.
@@ -401,7 +415,10 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, strid
 
     .. math::
 
-        y_{n,o,i,j} = b_o + \sum_{c,u,v} w_{o,c,u,v}\, x^{\mathrm{pad}}_{n,c,s_h i + d_h u, s_w j + d_w v}
+        \begin{aligned}
+        y_{n,o,i,j} &= b_o + \sum_{c,u,v} w_{o,c,u,v}\\
+        &\qquad x^{\mathrm{pad}}_{n,c,s_h i + d_h u, s_w j + d_w v}
+        \end{aligned}
 
     computed as ``w.reshape(C_out, -1) @ im2col(x)``: one matrix product per sample, in a single
     broadcast ``matmul`` call.
@@ -456,9 +473,11 @@ def conv2d_backward(dout: ArrayLike, cache: ConvCache) -> tuple[Array, Array, Ar
 
     .. math::
 
-        \bar w = \sum_n \bar y_n \,\mathrm{cols}_n^\top, \qquad
-        \bar b = \sum_{n,p} \bar y_{n,:,p}, \qquad
-        \bar x = \mathrm{col2im}(w^\top \bar y).
+        \begin{aligned}
+        \bar w &= \sum_n \bar y_n \,\mathrm{cols}_n^\top,\\
+        \bar b &= \sum_{n,p} \bar y_{n,:,p},\\
+        \bar x &= \mathrm{col2im}(w^\top \bar y).
+        \end{aligned}
 
     Elementwise, :math:`\bar w_{o,c,u,v} = \sum_{n,i,j} \bar y_{n,o,i,j}\, x^{\mathrm{pad}}_{n,c,s i+d u, s j+d v}`
     (a correlation of the input with the upstream gradient) and, for stride 1, :math:`\bar x` is the

@@ -5,8 +5,11 @@ the kept entries are scaled by :math:`1/(1-p)`:
 
 .. math::
 
-    m_i \sim \mathrm{Bernoulli}(1-p), \qquad h_i = \frac{m_i}{1-p}\, x_i,
-    \qquad \mathbb E[h_i \mid x] = x_i,
+    \begin{aligned}
+    m_i &\sim \mathrm{Bernoulli}(1-p),\\
+    h_i &= \frac{m_i}{1-p}\, x_i,\\
+    \mathbb E[h_i \mid x] &= x_i,
+    \end{aligned}
 
 so the expected output equals the input and evaluation needs no correction: in evaluation mode
 (and for :math:`p = 0`) dropout is the identity. The backward pass is the same mask and scale,

@@ -6,9 +6,11 @@ products into one batched product, with the same arithmetic per member:
 
 .. math::
 
-    z_e = x_e W_e + b_e, \qquad
-    \bar x_e = \bar z_e W_e^\top, \quad \bar W_e = x_e^\top \bar z_e, \quad
-    \bar b_e = \textstyle\sum_n \bar z_{e,n},
+    \begin{aligned}
+    z_e &= x_e W_e + b_e,\\
+    \bar x_e &= \bar z_e W_e^\top, \quad \bar W_e = x_e^\top \bar z_e,\\
+    \bar b_e &= \textstyle\sum_n \bar z_{e,n},
+    \end{aligned}
 
 with activations of shape ``(E, N, D)``. Elementwise modules (:class:`~nnmath.activations.ReLU`,
 ...) and :class:`~nnmath.residual.Residual` work on such arrays unchanged; :class:`EnsembleLinear`

@@ -10,9 +10,11 @@ with the online-softmax recurrence (Milakov & Gimelshein, 2018; Dao et al., 2022
 
 .. math::
 
-    m' = \max(m, \max_j s_j), \qquad
-    \ell' = e^{m - m'}\,\ell + \sum_j e^{s_j - m'}, \qquad
-    a' = e^{m - m'}\,a + \sum_j e^{s_j - m'}\, v_j .
+    \begin{aligned}
+    m' &= \max(m, \max_j s_j),\\
+    \ell' &= e^{m - m'}\,\ell + \sum_j e^{s_j - m'},\\
+    a' &= e^{m - m'}\,a + \sum_j e^{s_j - m'}\, v_j .
+    \end{aligned}
 
 After the last block :math:`o = a/\ell`, and the row's log-sum-exp
 :math:`\operatorname{lse} = m + \log \ell` is all the backward pass needs to rebuild any tile of

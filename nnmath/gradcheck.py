@@ -6,8 +6,10 @@ input gradient of softmax and of batch norm is zero, so a backward returning zer
 
 .. math::
 
-    \\frac{\\partial}{\\partial x_i}\\bigl(\\bar y \\cdot f(x)\\bigr)
-    \\approx \\frac{\\bar y \\cdot f(x + h e_i) - \\bar y \\cdot f(x - h e_i)}{2h},
+    \\begin{aligned}
+    &\\frac{\\partial}{\\partial x_i}\\bigl(\\bar y \\cdot f(x)\\bigr)\\\\
+    &\\quad \\approx \\frac{\\bar y \\cdot f(x + h e_i) - \\bar y \\cdot f(x - h e_i)}{2h},
+    \\end{aligned}
 
 with :math:`h = 10^{-6}` in float64 (error :math:`O(h^2)` from truncation plus
 :math:`O(\\epsilon_{mach}/h)` from rounding). Pass/fail follows ``torch.autograd.gradcheck``:

@@ -12,9 +12,12 @@ chapter). For a layer with ``fan_in`` inputs and ``fan_out`` outputs per unit,
 
 .. math::
 
-    \text{Xavier/Glorot:}\quad \operatorname{Var}[w] = \text{gain}^2\,\frac{2}{\text{fan\_in}+\text{fan\_out}},
-    \qquad
-    \text{Kaiming/He:}\quad \operatorname{Var}[w] = \frac{\text{gain}^2}{\text{fan\_mode}},
+    \begin{aligned}
+    &\text{Xavier/Glorot:}\\
+    &\operatorname{Var}[w] = \text{gain}^2\,\frac{2}{\text{fan\_in}+\text{fan\_out}},\\
+    &\text{Kaiming/He:}\\
+    &\operatorname{Var}[w] = \frac{\text{gain}^2}{\text{fan\_mode}},
+    \end{aligned}
 
 and a uniform distribution :math:`U(-a, a)` has variance :math:`a^2/3`, so its bound is
 :math:`a = \sqrt3\,\text{std}`.
@@ -234,8 +237,13 @@ def kaiming_uniform_(tensor: T, a: float = 0.0, mode: FanMode = "fan_in", nonlin
                      rng: np.random.Generator | None = None) -> T:
     r"""He et al. (2015) initialization, uniform: :math:`U(-b, b)` with
 
-    .. math:: b = \text{gain}\sqrt{\frac{3}{\text{fan\_mode}}}, \qquad
-              \text{gain} = \texttt{calculate\_gain}(\text{nonlinearity}, a),
+    .. math::
+
+        \begin{aligned}
+        b &= \text{gain}\sqrt{\frac{3}{\text{fan\_mode}}},\\
+        \text{gain} &= \texttt{calculate\_gain}(\\
+        &\qquad \text{nonlinearity}, a),
+        \end{aligned}
 
     so :math:`\operatorname{Var}[w] = \text{gain}^2/\text{fan\_mode}` — :math:`2/\text{fan\_in}` for
     ReLU. ``mode='fan_in'`` (default) preserves the variance of activations in the forward pass,

@@ -7,8 +7,10 @@ their ``backward`` methods are the chain rule through that wiring. One block is 
 
 .. math::
 
-    h = x + \operatorname{Attn}(\operatorname{RMSNorm}(x)), \qquad
-    y = h + \operatorname{FFN}(\operatorname{RMSNorm}(h)),
+    \begin{aligned}
+    h &= x + \operatorname{Attn}(\operatorname{RMSNorm}(x)),\\
+    y &= h + \operatorname{FFN}(\operatorname{RMSNorm}(h)),
+    \end{aligned}
 
 with the gated feed-forward of Shazeer (2020), :math:`\operatorname{FFN}(u) =
 (\operatorname{SiLU}(u W_1) \odot u W_3)\, W_2` (the parameter names of Llama's reference code).

@@ -96,7 +96,13 @@ def binary_cross_entropy_with_logits(input: ArrayLike, target: ArrayLike,
                                      reduction: Reduction = "mean") -> tuple[Array, BCECache]:
     r"""Binary cross-entropy of logits :math:`z` against targets :math:`y \in [0, 1]`:
 
-    .. math:: \ell = -y\log\sigma(z) - (1-y)\log(1-\sigma(z)) = \max(z,0) - zy + \log(1+e^{-|z|}),
+    .. math::
+
+        \begin{aligned}
+        \ell &= -y\log\sigma(z)\\
+        &\qquad - (1-y)\log(1-\sigma(z))\\
+        &= \max(z,0) - zy + \log(1+e^{-|z|}),
+        \end{aligned}
 
     the right-hand form being finite for every float ``z`` (``torch.nn.BCEWithLogitsLoss``).
     """

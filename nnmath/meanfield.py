@@ -7,8 +7,10 @@ independent weights of variance :math:`\sigma_w^2/n` (:math:`n` the fan-in) and 
 
 .. math::
 
-   q_1 = \sigma_w^2\,\operatorname{E}[x^2] + \sigma_b^2, \qquad
-   q_\ell = \sigma_w^2 \int \phi\bigl(\sqrt{q_{\ell-1}}\,z\bigr)^2\,Dz + \sigma_b^2,
+   \begin{aligned}
+   q_1 &= \sigma_w^2\,\operatorname{E}[x^2] + \sigma_b^2,\\
+   q_\ell &= \sigma_w^2 \int \phi\bigl(\sqrt{q_{\ell-1}}\,z\bigr)^2\,Dz + \sigma_b^2,
+   \end{aligned}
 
 with :math:`Dz` the standard normal measure. Back-propagation through layer :math:`\ell`
 multiplies the squared gradient norm by (Poole et al. 2016, eq. (7); Schoenholz et al. 2017)

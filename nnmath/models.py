@@ -175,8 +175,10 @@ def one_unit_rnn_backward(dout: ArrayLike, cache: Any) -> tuple[Array, Array]:
 
     .. math::
 
-        \bar w \mathrel{+}= \bar x_t\, s_t, \qquad \bar b \mathrel{+}= \bar x_t, \qquad
-        \bar x_{t-1} = \bar x_t\, w\, \sigma'(x_{t-1}),
+        \begin{aligned}
+        \bar w &\mathrel{+}= \bar x_t\, s_t, \qquad \bar b \mathrel{+}= \bar x_t,\\
+        \bar x_{t-1} &= \bar x_t\, w\, \sigma'(x_{t-1}),
+        \end{aligned}
 
     so :math:`\bar x_0` carries the product :math:`\prod_t w\,\sigma'(x_{t-1})` — the factor that
     explodes or vanishes.

@@ -13,17 +13,22 @@ With :math:`m` the number of values averaged,
 
 .. math::
 
-    \mu = \frac1m \sum_i x_i, \quad \sigma^2 = \frac1m \sum_i (x_i-\mu)^2, \quad
-    \hat x_i = \frac{x_i-\mu}{\sqrt{\sigma^2+\epsilon}}, \quad y_i = \gamma\,\hat x_i + \beta,
+    \begin{aligned}
+    \mu &= \frac1m \sum_i x_i,\\
+    \sigma^2 &= \frac1m \sum_i (x_i-\mu)^2,\\
+    \hat x_i &= \frac{x_i-\mu}{\sqrt{\sigma^2+\epsilon}}, \quad y_i = \gamma\,\hat x_i + \beta,
+    \end{aligned}
 
 and the backward pass (derived in the batch-normalization chapter through the three paths by which
 :math:`x_i` reaches :math:`y` — directly, via :math:`\mu`, via :math:`\sigma^2`) collapses to
 
 .. math::
 
-    \bar x = \frac{1}{\sqrt{\sigma^2+\epsilon}}\Bigl(\bar{\hat x} - \operatorname{mean}(\bar{\hat x})
-             - \hat x \operatorname{mean}(\bar{\hat x} \odot \hat x)\Bigr), \qquad
-    \bar{\hat x} = \gamma\,\bar y,
+    \begin{aligned}
+    \bar x &= \frac{1}{\sqrt{\sigma^2+\epsilon}}\Bigl(\bar{\hat x} - \operatorname{mean}(\bar{\hat x})\\
+    &\qquad - \hat x \operatorname{mean}(\bar{\hat x} \odot \hat x)\Bigr),\\
+    \bar{\hat x} &= \gamma\,\bar y,
+    \end{aligned}
 
 the means being over the same axes as the forward statistics. It follows that, per feature,
 :math:`\sum_i \bar x_i = 0` (the output ignores a shift of ``x``) and, for :math:`\epsilon = 0`,
@@ -145,8 +150,11 @@ def batch_norm(x: ArrayLike, gamma: ArrayLike | None = None, beta: ArrayLike | N
 
     .. math::
 
-        \mu_c = \frac1m\sum_{i} x_{ic}, \quad \sigma_c^2 = \frac1m\sum_{i}(x_{ic}-\mu_c)^2, \quad
-        y_{ic} = \gamma_c\,\frac{x_{ic}-\mu_c}{\sqrt{\sigma_c^2+\epsilon}} + \beta_c,
+        \begin{aligned}
+        \mu_c &= \frac1m\sum_{i} x_{ic},\\
+        \sigma_c^2 &= \frac1m\sum_{i}(x_{ic}-\mu_c)^2,\\
+        y_{ic} &= \gamma_c\,\frac{x_{ic}-\mu_c}{\sqrt{\sigma_c^2+\epsilon}} + \beta_c,
+        \end{aligned}
 
     where :math:`i` runs over the :math:`m = N\cdot L` or :math:`N\cdot H\cdot W` positions of
     channel :math:`c`.
@@ -218,10 +226,12 @@ def batch_norm_backward(dout: ArrayLike, cache: NormCache) -> Grads:
 
     .. math::
 
-        \bar{\hat x} = \gamma\,\bar y, \qquad
-        \bar x = \frac{1}{\sqrt{\sigma^2+\epsilon}}\Bigl(\bar{\hat x} - \operatorname{mean}(\bar{\hat x})
-                 - \hat x\,\operatorname{mean}(\bar{\hat x}\odot\hat x)\Bigr), \qquad
-        \bar\gamma = \sum \bar y\odot\hat x, \qquad \bar\beta = \sum \bar y,
+        \begin{aligned}
+        \bar{\hat x} &= \gamma\,\bar y,\\
+        \bar x &= \frac{1}{\sqrt{\sigma^2+\epsilon}}\Bigl(\bar{\hat x} - \operatorname{mean}(\bar{\hat x})\\
+        &\qquad - \hat x\,\operatorname{mean}(\bar{\hat x}\odot\hat x)\Bigr),\\
+        \bar\gamma &= \sum \bar y\odot\hat x, \qquad \bar\beta = \sum \bar y,
+        \end{aligned}
 
     means and sums over the batch (and spatial) axes. In evaluation mode the statistics are
     constants and :math:`\bar x = \bar{\hat x}/\sqrt{\sigma^2_{\rm running}+\epsilon}`.
@@ -245,12 +255,15 @@ def batch_norm_backward_staged(dout: ArrayLike, cache: NormCache) -> Grads:
 
     .. math::
 
+        \begin{aligned}
         \bar{\hat x}_i &= \gamma\,\bar y_i \\
-        \bar{\sigma^2} &= \sum_i \bar{\hat x}_i\,(x_i-\mu)\cdot\bigl(-\tfrac12\bigr)(\sigma^2+\epsilon)^{-3/2} \\
-        \bar\mu &= \sum_i \bar{\hat x}_i\cdot\frac{-1}{\sqrt{\sigma^2+\epsilon}}
-                   + \bar{\sigma^2}\cdot\frac{-2}{m}\sum_i (x_i-\mu) \\
-        \bar x_i &= \frac{\bar{\hat x}_i}{\sqrt{\sigma^2+\epsilon}} + \bar{\sigma^2}\,\frac{2(x_i-\mu)}{m}
-                    + \frac{\bar\mu}{m}.
+        \bar{\sigma^2} &= \sum_i \bar{\hat x}_i\,(x_i-\mu)\\
+        &\qquad \cdot\bigl(-\tfrac12\bigr)(\sigma^2+\epsilon)^{-3/2} \\
+        \bar\mu &= \sum_i \bar{\hat x}_i\cdot\frac{-1}{\sqrt{\sigma^2+\epsilon}}\\
+        &\qquad + \bar{\sigma^2}\cdot\frac{-2}{m}\sum_i (x_i-\mu) \\
+        \bar x_i &= \frac{\bar{\hat x}_i}{\sqrt{\sigma^2+\epsilon}} + \bar{\sigma^2}\,\frac{2(x_i-\mu)}{m}\\
+        &\qquad + \frac{\bar\mu}{m}.
+        \end{aligned}
 
     It returns the same gradients as :func:`batch_norm_backward`, which is this sum simplified;
     the tests check one against the other.

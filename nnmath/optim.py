@@ -64,8 +64,11 @@ class SGD(Optimizer):
 
     .. math::
 
-        b_t = \mu b_{t-1} + (1-\tau)\,g_t \;(b_1 = g_1), \qquad
-        \theta_t = \theta_{t-1} - \eta\,(g_t + \mu b_t \text{ if Nesterov else } b_t).
+        \begin{aligned}
+        b_t &= \mu b_{t-1} + (1-\tau)\,g_t \;(b_1 = g_1),\\
+        \theta_t &= \theta_{t-1} - \eta\,(g_t + \mu b_t\\
+        &\qquad \text{ if Nesterov else } b_t).
+        \end{aligned}
 
     Without momentum this is plain :math:`\theta \leftarrow \theta - \eta g`. The momentum buffer
     :math:`b` is a running *sum* of gradients (not an average): with constant gradient the step
@@ -123,10 +126,12 @@ class Adam(Optimizer):
 
     .. math::
 
-        m_t &= \beta_1 m_{t-1} + (1-\beta_1)\,g_t, \qquad
-        v_t = \beta_2 v_{t-1} + (1-\beta_2)\,g_t \odot g_t, \\
-        \theta_t &= \theta_{t-1} - \frac{\eta}{1-\beta_1^t}\,
-            \frac{m_t}{\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon},
+        \begin{aligned}
+        m_t &= \beta_1 m_{t-1} + (1-\beta_1)\,g_t,\\
+        v_t &= \beta_2 v_{t-1} + (1-\beta_2)\,g_t \odot g_t, \\
+        \theta_t &= \theta_{t-1} - \frac{\eta}{1-\beta_1^t}\\
+        &\qquad \frac{m_t}{\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon},
+        \end{aligned}
 
     with :math:`m_0 = v_0 = 0`. The factors :math:`1/(1-\beta^t)` undo the bias towards the zero
     initialisation: if :math:`g` has a stationary distribution,
@@ -271,10 +276,11 @@ class LinearWarmupCosine(LRScheduler):
 
     .. math::
 
-        \eta_t = \begin{cases}
-            \eta_0\,\bigl(s + (1-s)\,t/w\bigr) & t < w, \\
-            \eta_{min} + \tfrac12(\eta_0-\eta_{min})\bigl(1 + \cos(\pi\,\min(t-w,\,T-w)/(T-w))\bigr) & t \ge w.
-        \end{cases}
+        \begin{aligned}
+        &t < w:\quad \eta_t = \eta_0\,\bigl(s + (1-s)\,t/w\bigr),\\
+        &t \ge w:\quad \eta_t = \eta_{min} + \tfrac12(\eta_0-\eta_{min})\\
+        &\qquad \bigl(1 + \cos\bigl(\pi\,\tfrac{\min(t-w,\,T-w)}{T-w}\bigr)\bigr).
+        \end{aligned}
 
     This is the closed form of PyTorch's
     ``SequentialLR(opt, [LinearLR(opt, s, total_iters=w), CosineAnnealingLR(opt, T - w, eta_min)],

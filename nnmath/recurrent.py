@@ -12,8 +12,10 @@ backward pass is ordinary backpropagation on the unrolled graph — *backpropaga
 
 .. math::
 
-    \bar h_{t-1} = \Bigl(\frac{\partial h_t}{\partial h_{t-1}}\Bigr)^{\!\top} \bigl(\bar h_t\bigr)
-    \quad\text{where}\quad \bar h_t \leftarrow \bar h_t + \frac{\partial\mathcal L}{\partial h_t}\Big|_{\text{output } t},
+    \begin{aligned}
+    &\bar h_{t-1} = \Bigl(\frac{\partial h_t}{\partial h_{t-1}}\Bigr)^{\!\top} \bigl(\bar h_t\bigr)\\
+    &\text{where}\quad \bar h_t \leftarrow \bar h_t + \frac{\partial\mathcal L}{\partial h_t}\Big|_{\text{output } t},
+    \end{aligned}
 
 and every step's parameter gradients *summed* (the weights are shared). The loop over time is the
 one Python loop the math requires: each step needs the state of the one before (forward) or after
@@ -139,7 +141,12 @@ def rnn_cell(x: ArrayLike, h: ArrayLike, W_ih: ArrayLike, W_hh: ArrayLike,
              nonlinearity: str = "tanh") -> tuple[Array, RNNCellCache]:
     r"""One step of the Elman network (``torch.nn.RNNCell``):
 
-    .. math:: z = W_{ih} x + b_{ih} + W_{hh} h + b_{hh}, \qquad h' = f(z),
+    .. math::
+
+        \begin{aligned}
+        z &= W_{ih} x + b_{ih} + W_{hh} h + b_{hh},\\
+        h' &= f(z),
+        \end{aligned}
 
     with :math:`f = \tanh` or ReLU, for every row (sample) of ``x`` and ``h``.
 
@@ -178,9 +185,11 @@ def rnn_cell_backward(dh_new: ArrayLike, cache: RNNCellCache) -> tuple[Array, ..
 
     .. math::
 
-        \bar x = \bar z W_{ih}, \quad \bar h = \bar z W_{hh}, \quad
-        \bar W_{ih} = \bar z^\top x, \quad \bar W_{hh} = \bar z^\top h, \quad
-        \bar b_{ih} = \bar b_{hh} = \textstyle\sum_n \bar z_n .
+        \begin{aligned}
+        \bar x &= \bar z W_{ih}, \quad \bar h = \bar z W_{hh},\\
+        \bar W_{ih} &= \bar z^\top x, \quad \bar W_{hh} = \bar z^\top h,\\
+        \bar b_{ih} &= \bar b_{hh} = \textstyle\sum_n \bar z_n .
+        \end{aligned}
 
     :math:`\bar h = \bar h'\,\mathrm{diag}(f'(z))\,W_{hh}` is the step Jacobian
     :math:`\partial h'/\partial h = \mathrm{diag}(f'(z))\,W_{hh}` applied from the left.
@@ -215,8 +224,10 @@ def lstm_cell(x: ArrayLike, h: ArrayLike, c: ArrayLike, W_ih: ArrayLike, W_hh: A
     .. math::
 
         \begin{aligned}
-        (a_i, a_f, a_g, a_o) &= W_{ih} x + b_{ih} + W_{hh} h + b_{hh},\\
-        i = \sigma(a_i),\ f &= \sigma(a_f),\ g = \tanh(a_g),\ o = \sigma(a_o),\\
+        (a_i, a_f, a_g, a_o) &= W_{ih} x + b_{ih}\\
+        &\quad + W_{hh} h + b_{hh},\\
+        i &= \sigma(a_i),\ f = \sigma(a_f),\\
+        g &= \tanh(a_g),\ o = \sigma(a_o),\\
         c' &= f \odot c + i \odot g,\\
         h' &= o \odot \tanh(c').
         \end{aligned}
@@ -273,14 +284,18 @@ def lstm_cell_backward(dout: tuple[ArrayLike | None, ArrayLike | None],
 
     .. math::
 
-        \bar c = \bar c'_{\text{tot}} \odot f, \quad
-        \bar a_f = \bar c'_{\text{tot}} \odot c \odot f(1-f), \quad
-        \bar a_i = \bar c'_{\text{tot}} \odot g \odot i(1-i),
+        \begin{aligned}
+        \bar c &= \bar c'_{\text{tot}} \odot f,\\
+        \bar a_f &= \bar c'_{\text{tot}} \odot c \odot f(1-f),\\
+        \bar a_i &= \bar c'_{\text{tot}} \odot g \odot i(1-i),
+        \end{aligned}
 
     .. math::
 
-        \bar a_g = \bar c'_{\text{tot}} \odot i \odot (1-g^2), \quad
-        \bar a_o = \bar h' \odot \tanh c' \odot o(1-o),
+        \begin{aligned}
+        \bar a_g &= \bar c'_{\text{tot}} \odot i \odot (1-g^2),\\
+        \bar a_o &= \bar h' \odot \tanh c' \odot o(1-o),
+        \end{aligned}
 
     and the stacked :math:`\bar a` goes through the affine map as in :func:`rnn_cell_backward`.
     :math:`\bar c = \bar c'_{\text{tot}}\odot f` is the *additive* path: no weight matrix and no
@@ -331,7 +346,8 @@ def gru_cell(x: ArrayLike, h: ArrayLike, W_ih: ArrayLike, W_hh: ArrayLike,
         \begin{aligned}
         r &= \sigma(W_{ir} x + b_{ir} + W_{hr} h + b_{hr}),\\
         z &= \sigma(W_{iz} x + b_{iz} + W_{hz} h + b_{hz}),\\
-        n &= \tanh\bigl(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn})\bigr),\\
+        n &= \tanh\bigl(W_{in} x + b_{in}\\
+        &\qquad + r \odot (W_{hn} h + b_{hn})\bigr),\\
         h' &= (1 - z) \odot n + z \odot h .
         \end{aligned}
 
@@ -380,8 +396,10 @@ def gru_cell_backward(dh_new: ArrayLike, cache: GRUCellCache) -> tuple[Array, ..
 
     .. math::
 
-        \bar g_i = (\bar a_r, \bar a_z, \bar a_n), \qquad
-        \bar g_h = (\bar a_r, \bar a_z, \bar a_n \odot r),
+        \begin{aligned}
+        \bar g_i &= (\bar a_r, \bar a_z, \bar a_n),\\
+        \bar g_h &= (\bar a_r, \bar a_z, \bar a_n \odot r),
+        \end{aligned}
 
     go through the two affine maps, and :math:`\bar h = \bar h'\odot z + \bar g_h W_{hh}`.
     """

@@ -3,9 +3,12 @@ r"""Residual connections: :math:`y = x + s\,F(x)` and the identity path in its b
 A residual block adds its input to the output of a *branch* :math:`F` (any :class:`~nnmath.module.Module` whose
 output has the input's shape), optionally scaled by :math:`s`:
 
-.. math:: y = x + s\,F(x), \qquad
-          J_y = I + s\,J_F, \qquad
-          \bar x = J_y^\top \bar y = \bar y + J_F^\top (s\,\bar y).
+.. math::
+
+    \begin{aligned}
+    y &= x + s\,F(x), \qquad J_y = I + s\,J_F,\\
+    \bar x &= J_y^\top \bar y = \bar y + J_F^\top (s\,\bar y).
+    \end{aligned}
 
 The backward pass is the branch's own vector-Jacobian product, fed the scaled upstream gradient,
 plus the upstream gradient itself — the identity path, which no weight multiplies. Through a stack

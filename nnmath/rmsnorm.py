@@ -5,16 +5,20 @@ square over the normalized axes:
 
 .. math::
 
-    r = \Bigl(\tfrac1k \textstyle\sum_c x_c^2 + \epsilon\Bigr)^{-1/2}, \qquad
-    \hat x = r\,x, \qquad y = \gamma \odot \hat x .
+    \begin{aligned}
+    r &= \Bigl(\tfrac1k \textstyle\sum_c x_c^2 + \epsilon\Bigr)^{-1/2},\\
+    \hat x &= r\,x, \qquad y = \gamma \odot \hat x .
+    \end{aligned}
 
 Its backward pass has one path fewer than layer normalization's (there is no mean). With
 :math:`g = \gamma \odot \bar y`, differentiating :math:`\hat x_c = r x_c` through :math:`r` gives
 
 .. math::
 
-    \bar x = r\,\bigl(g - \hat x\,\operatorname{mean}_c(g \odot \hat x)\bigr), \qquad
-    \bar\gamma = \textstyle\sum_{\text{other axes}} \bar y \odot \hat x .
+    \begin{aligned}
+    \bar x &= r\,\bigl(g - \hat x\,\operatorname{mean}_c(g \odot \hat x)\bigr),\\
+    \bar\gamma &= \textstyle\sum_{\text{other axes}} \bar y \odot \hat x .
+    \end{aligned}
 """
 
 from __future__ import annotations

@@ -7,9 +7,11 @@ becomes
 
 .. math::
 
-    \begin{pmatrix} x'_{2i} \\ x'_{2i+1} \end{pmatrix} =
-    \begin{pmatrix} \cos m\theta_i & -\sin m\theta_i \\ \sin m\theta_i & \cos m\theta_i \end{pmatrix}
+    \begin{aligned}
+    &\begin{pmatrix} x'_{2i} \\ x'_{2i+1} \end{pmatrix}\\
+    &\quad = \begin{pmatrix} \cos m\theta_i & -\sin m\theta_i \\ \sin m\theta_i & \cos m\theta_i \end{pmatrix}
     \begin{pmatrix} x_{2i} \\ x_{2i+1} \end{pmatrix}.
+    \end{aligned}
 
 Rotations compose, :math:`R_m^\top R_n = R_{n-m}`, so :math:`\langle R_m q, R_n k\rangle =
 \langle q, R_{n-m} k\rangle` depends on the positions only through :math:`n - m`. The backward

@@ -173,10 +173,12 @@ class TransformerEncoderLayer(Module):
 
     .. math::
 
-        \text{Post-LN:}\quad & h = \mathrm{LN}_1(x + \mathrm{SA}(x)), &
-            y &= \mathrm{LN}_2(h + \mathrm{FF}(h)) \\
-        \text{Pre-LN:}\quad & h = x + \mathrm{SA}(\mathrm{LN}_1(x)), &
-            y &= h + \mathrm{FF}(\mathrm{LN}_2(h))
+        \begin{aligned}
+        \text{Post-LN:}\quad & h = \mathrm{LN}_1(x + \mathrm{SA}(x)),\\
+            & y = \mathrm{LN}_2(h + \mathrm{FF}(h)) \\
+        \text{Pre-LN:}\quad & h = x + \mathrm{SA}(\mathrm{LN}_1(x)),\\
+            & y = h + \mathrm{FF}(\mathrm{LN}_2(h))
+        \end{aligned}
 
     Parameters
     ----------

@@ -8,9 +8,11 @@ classifier reads the final class token (or the mean over tokens). In the paper's
 
 .. math::
 
-    z_0 = [x_{class};\, x_p^1 E;\, \ldots;\, x_p^N E] + E_{pos}, \qquad
-    z_\ell = \mathrm{EncoderLayer}(z_{\ell-1}), \qquad
-    y = \mathrm{LN}(z_L^0)\,W_{head} + b_{head}.
+    \begin{aligned}
+    z_0 &= [x_{class};\, x_p^1 E;\, \ldots;\, x_p^N E] + E_{pos},\\
+    z_\ell &= \mathrm{EncoderLayer}(z_{\ell-1}),\\
+    y &= \mathrm{LN}(z_L^0)\,W_{head} + b_{head}.
+    \end{aligned}
 
 The only new operations are the patch reshape (:func:`patchify`, a permutation of the pixels,
 so its backward is the inverse permutation) and the token bookkeeping (prepending the class

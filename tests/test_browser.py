@@ -41,9 +41,6 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-dev-shm-usage"]
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
-#: The generated API reference renders nnmath's docstring math, which is not yet split for phones
-#: (45 equations at 390 px, 9 at 1280 px): the equation-width check covers the book's own pages.
-API_PAGES = {"api.html"}
 #: Mean luminance (0 black .. 1 white) a figure may not cross for its theme.
 BRIGHT, DARK = 0.55, 0.45
 
@@ -232,8 +229,7 @@ def test_every_page_reads_well_in_light_dark_and_on_a_phone(built_book: Build, s
                     events.append(f"raw TeX left in the text: {raw}")
                 if errors := page.evaluate("() => document.querySelectorAll('mjx-merror, .MathJax_Error').length"):
                     events.append(f"{errors} MathJax errors (undefined macro or bad TeX)")
-                if rel not in API_PAGES:
-                    events += [f"1280 px: {e}" for e in page.evaluate(EQUATION_LAYOUT_JS)]
+                events += [f"1280 px: {e}" for e in page.evaluate(EQUATION_LAYOUT_JS)]
             elif _is_chapter(rel):
                 events.append("chapter page without math")
             events += [f"light: {e}" for e in _figures(page, "light")]
@@ -258,8 +254,7 @@ def test_every_page_reads_well_in_light_dark_and_on_a_phone(built_book: Build, s
             page.close()
 
             page = _open(contexts["phone"], site, rel, events)
-            if rel not in API_PAGES:
-                events += [f"390 px: {e}" for e in page.evaluate(EQUATION_LAYOUT_JS)]
+            events += [f"390 px: {e}" for e in page.evaluate(EQUATION_LAYOUT_JS)]
             page.close()
             problems += [f"{rel}: {e}" for e in events]
         browser.close()
