@@ -14,9 +14,9 @@ chapter). For a layer with ``fan_in`` inputs and ``fan_out`` outputs per unit,
 
     \begin{aligned}
     &\text{Xavier/Glorot:}\\
-    &\operatorname{Var}[w] = \text{gain}^2\,\frac{2}{\text{fan\_in}+\text{fan\_out}},\\
+    &\operatorname{Var}[w] = \text{gain}^2\,\frac{2}{\mathrm{fan\_in}+\mathrm{fan\_out}},\\
     &\text{Kaiming/He:}\\
-    &\operatorname{Var}[w] = \frac{\text{gain}^2}{\text{fan\_mode}},
+    &\operatorname{Var}[w] = \frac{\text{gain}^2}{\mathrm{fan\_mode}},
     \end{aligned}
 
 and a uniform distribution :math:`U(-a, a)` has variance :math:`a^2/3`, so its bound is
@@ -204,11 +204,11 @@ def ones_(tensor: T) -> T:
 def xavier_uniform_(tensor: T, gain: float = 1.0, rng: np.random.Generator | None = None) -> T:
     r"""Glorot & Bengio (2010) "normalized" initialization, :math:`U(-a, a)` with
 
-    .. math:: a = \text{gain}\sqrt{\frac{6}{\text{fan\_in} + \text{fan\_out}}},
+    .. math:: a = \text{gain}\sqrt{\frac{6}{\mathrm{fan\_in} + \mathrm{fan\_out}}},
 
-    i.e. :math:`\operatorname{Var}[w] = \text{gain}^2 \cdot 2/(\text{fan\_in}+\text{fan\_out})`, the
-    compromise between keeping forward (:math:`\text{fan\_in}\operatorname{Var}[w]=1`) and backward
-    (:math:`\text{fan\_out}\operatorname{Var}[w]=1`) variances. As ``torch.nn.init.xavier_uniform_``;
+    i.e. :math:`\operatorname{Var}[w] = \text{gain}^2 \cdot 2/(\mathrm{fan\_in}+\mathrm{fan\_out})`, the
+    compromise between keeping forward (:math:`\mathrm{fan\_in}\operatorname{Var}[w]=1`) and backward
+    (:math:`\mathrm{fan\_out}\operatorname{Var}[w]=1`) variances. As ``torch.nn.init.xavier_uniform_``;
     fans from :func:`calculate_fan_in_and_fan_out` (nnmath's ``(in, out)`` layout for 2-D).
     A zero-size array is left unchanged.
     """
@@ -223,7 +223,7 @@ def xavier_uniform_(tensor: T, gain: float = 1.0, rng: np.random.Generator | Non
 
 def xavier_normal_(tensor: T, gain: float = 1.0, rng: np.random.Generator | None = None) -> T:
     r"""Glorot & Bengio (2010) with a normal distribution:
-    :math:`\mathcal N\bigl(0,\ \text{gain}^2 \cdot 2/(\text{fan\_in}+\text{fan\_out})\bigr)`
+    :math:`\mathcal N\bigl(0,\ \text{gain}^2 \cdot 2/(\mathrm{fan\_in}+\mathrm{fan\_out})\bigr)`
     (``torch.nn.init.xavier_normal_``). A zero-size array is left unchanged."""
     arr = _target(tensor)
     if arr.size == 0:
@@ -240,19 +240,19 @@ def kaiming_uniform_(tensor: T, a: float = 0.0, mode: FanMode = "fan_in", nonlin
     .. math::
 
         \begin{aligned}
-        b &= \text{gain}\sqrt{\frac{3}{\text{fan\_mode}}},\\
-        \text{gain} &= \texttt{calculate\_gain}(\\
+        b &= \text{gain}\sqrt{\frac{3}{\mathrm{fan\_mode}}},\\
+        \text{gain} &= \mathtt{calculate\_gain}(\\
         &\qquad \text{nonlinearity}, a),
         \end{aligned}
 
-    so :math:`\operatorname{Var}[w] = \text{gain}^2/\text{fan\_mode}` — :math:`2/\text{fan\_in}` for
+    so :math:`\operatorname{Var}[w] = \text{gain}^2/\mathrm{fan\_mode}` — :math:`2/\mathrm{fan\_in}` for
     ReLU. ``mode='fan_in'`` (default) preserves the variance of activations in the forward pass,
     ``'fan_out'`` that of gradients in the backward pass. Defaults as ``torch.nn.init.kaiming_uniform_``
     (``a=0, mode='fan_in', nonlinearity='leaky_relu'``, hence gain :math:`\sqrt2`).
 
     Unlike PyTorch, a 2-D nnmath weight needs no transposing: its fans are read in the ``(in, out)``
     layout (see :func:`calculate_fan_in_and_fan_out`). ``torch.nn.Linear``'s default initialization
-    is ``kaiming_uniform_(w, a=math.sqrt(5))``, a bound of :math:`1/\sqrt{\text{fan\_in}}`, which
+    is ``kaiming_uniform_(w, a=math.sqrt(5))``, a bound of :math:`1/\sqrt{\mathrm{fan\_in}}`, which
     is what :class:`~nnmath.linear.Linear` draws. A zero-size array is left unchanged (PyTorch
     warns).
     """
@@ -267,7 +267,7 @@ def kaiming_uniform_(tensor: T, a: float = 0.0, mode: FanMode = "fan_in", nonlin
 def kaiming_normal_(tensor: T, a: float = 0.0, mode: FanMode = "fan_in", nonlinearity: str = "leaky_relu",
                     rng: np.random.Generator | None = None) -> T:
     r"""He et al. (2015) initialization, normal:
-    :math:`\mathcal N(0, \text{std}^2)` with :math:`\text{std} = \text{gain}/\sqrt{\text{fan\_mode}}`
+    :math:`\mathcal N(0, \text{std}^2)` with :math:`\text{std} = \text{gain}/\sqrt{\mathrm{fan\_mode}}`
     (``torch.nn.init.kaiming_normal_``; same arguments and defaults as :func:`kaiming_uniform_`).
     With ``nonlinearity='relu'`` this is the :math:`\operatorname{Var}[w] = 2/n_\text{in}` of the
     paper. A zero-size array is left unchanged."""
