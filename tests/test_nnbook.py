@@ -59,3 +59,49 @@ def test_source_hash_tracks_the_pinned_versions(tmp_path: Path) -> None:
     assert nnbook.source_hash(pkg, pins) != h0
     assert nnbook.CONSTRAINTS == ROOT / "requirements" / "constraints.txt" and nnbook.CONSTRAINTS.is_file()
     assert nnbook.source_hash(pkg) == nnbook.source_hash(pkg, nnbook.CONSTRAINTS)
+
+
+def stream(name: str, text: str) -> dict[str, str]:
+    return {"output_type": "stream", "name": name, "text": text}
+
+
+def test_join_streams_joins_adjacent_chunks_exactly() -> None:
+    figure = {"output_type": "display_data", "data": {"text/plain": "<Figure>"}, "metadata": {}}
+    outputs = [stream("stdout", "{0: 4.48} "), stream("stdout", "limit = 4.0\n"),
+               stream("stderr", "warn\n"), stream("stdout", "x"), figure, stream("stdout", "y\n")]
+    assert nnbook.join_streams(outputs) == [
+        stream("stdout", "{0: 4.48} limit = 4.0\n"),   # cut mid-line: no newline at the cut
+        stream("stderr", "warn\n"), stream("stdout", "x"), figure, stream("stdout", "y\n")]
+
+
+def test_a_print_cut_by_a_flush_reads_the_same_on_the_page() -> None:
+    """A line that reaches the notebook in two stream messages — what the kernel's flush timer
+    does at random — is stored, and rendered by MyST-NB's stream merge, as the one line it is."""
+    import nbformat
+    from jupyter_cache.executors.utils import single_nb_execution
+    from myst_nb.core.utils import coalesce_streams
+
+    nnbook._install_deterministic_execution()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import sys\nprint('one', end=' ')\nsys.stdout.flush()\nprint('line')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    result = single_nb_execution(nb, cwd=None, timeout=60, allow_errors=False)
+    assert result.err is None, result.exc_string
+    outputs = nb.cells[0].outputs
+    assert [(o.output_type, o.name, o.text) for o in outputs] == [("stream", "stdout", "one line\n")]
+    assert coalesce_streams(outputs)[0]["text"] == "one line\n"
+
+
+def test_late_output_fails_instead_of_vanishing() -> None:
+    seen: dict[str, object] = {}
+
+    def execute(nb: object, **kwargs: object) -> object:
+        seen.update(kwargs)
+        return nb
+
+    class Nb:
+        cells: list[dict[str, object]] = []
+
+    nnbook._deterministic_execute(execute)(Nb(), timeout=5)
+    assert seen == {"timeout": 5, "iopub_timeout": nnbook.IOPUB_TIMEOUT,
+                    "raise_on_iopub_timeout": True}

@@ -8,6 +8,7 @@ build is the session's ``built_book``; the second runs here, from scratch, under
 
 from __future__ import annotations
 
+import difflib
 import filecmp
 import os
 import subprocess
@@ -57,4 +58,23 @@ def test_two_clean_builds_are_byte_identical(built_book: Build, loaded_build: Bu
     assert a == b, f"different files: only first {sorted(a - b)[:10]}, only second {sorted(b - a)[:10]}"
     names = sorted(p.as_posix() for p in a)
     _, mismatch, errors = filecmp.cmpfiles(built_book.outdir, loaded_build.outdir, names, shallow=False)
-    assert not mismatch and not errors, f"files differ between two clean builds: {mismatch[:20]}"
+    assert not mismatch and not errors, (
+        f"files differ between two clean builds: {mismatch[:20]}\n"
+        + "\n".join(first_differences(built_book.outdir, loaded_build.outdir, mismatch[:5])))
+
+
+def first_differences(a: Path, b: Path, names: list[str], lines: int = 30) -> list[str]:
+    """The start of a unified diff of each differing text file (what to look at when this fails)."""
+    out = []
+    for name in names:
+        try:
+            left = (a / name).read_text(encoding="utf-8").splitlines()
+            right = (b / name).read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:
+            out.append(f"--- {name}: binary")
+            continue
+        if name.endswith(".js") and len(left) == len(right) == 1:   # one long line: cut it up
+            left, right = left[0].split(","), right[0].split(",")
+        diff = difflib.unified_diff(left, right, f"first/{name}", f"second/{name}", n=1, lineterm="")
+        out.extend(line[:300] for line in list(diff)[:lines])
+    return out

@@ -11,13 +11,22 @@
 3. **Launch buttons that work.** sphinx-book-theme points Colab/Binder at the chapter's ``.md``,
    which Colab cannot open. We rewrite them to the executed ``.ipynb`` that the deploy workflow
    publishes on the ``notebooks`` branch (the same file the download button offers).
+4. **Outputs that do not depend on timing.** The kernel sends printed text in chunks cut by a
+   0.2 s flush timer, so one ``print`` can arrive as two stream messages, split mid-line, on one
+   run and as one on the next; MyST-NB's ``nb_merge_streams`` then puts a newline at the cut
+   (it strips and re-terminates every chunk). Right after execution, :func:`join_streams` joins
+   adjacent chunks of one stream exactly, so the stored notebook and the page are the same
+   whatever the timing. And output that arrives late fails the build (``raise_on_iopub_timeout``)
+   instead of being dropped from the page with only a log line (nbclient's default).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +96,52 @@ def _failed_chapters_are_outdated(app: Sphinx, env: Any, added: set[str], change
             if doc in env.found_docs and (data.get("exec_data") or {}).get("succeeded") is False]
 
 
+def join_streams(outputs: list[Any]) -> list[Any]:
+    """Adjacent stream outputs of one name (``stdout``, ``stderr``) joined into one, text exact.
+
+    Only *adjacent* chunks are joined: a figure displayed between two prints stays between them
+    (the kernel flushes its streams before it publishes a display, so that order is fixed).
+    """
+    joined: list[Any] = []
+    for out in outputs:
+        prev = joined[-1] if joined else None
+        if (out.get("output_type") == "stream" and prev is not None
+                and prev.get("output_type") == "stream" and prev.get("name") == out.get("name")):
+            text = out["text"] if isinstance(out["text"], str) else "".join(out["text"])
+            before = prev["text"] if isinstance(prev["text"], str) else "".join(prev["text"])
+            prev["text"] = before + text
+        else:
+            joined.append(out)
+    return joined
+
+
+#: Seconds nbclient waits, after a cell's reply, for the rest of its output; then the build fails.
+IOPUB_TIMEOUT = 120
+
+
+def _deterministic_execute(execute: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(execute)
+    def run(nb: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("iopub_timeout", IOPUB_TIMEOUT)
+        kwargs.setdefault("raise_on_iopub_timeout", True)
+        try:
+            return execute(nb, *args, **kwargs)
+        finally:   # also when a cell failed: the error report shows the same outputs every time
+            for cell in nb.cells:
+                if cell.get("cell_type") == "code":
+                    cell["outputs"] = join_streams(cell.get("outputs", []))
+    run.nnbook_deterministic = True  # type: ignore[attr-defined]
+    return run
+
+
+def _install_deterministic_execution() -> None:
+    """Wrap the executor that MyST-NB's ``cache`` and ``force`` modes call (jupyter-cache's)."""
+    from jupyter_cache.executors import utils
+
+    if not getattr(utils.executenb, "nnbook_deterministic", False):
+        utils.executenb = _deterministic_execute(utils.executenb)
+
+
 def mathjax_source() -> Path:
     spec = importlib.util.find_spec("mathjax")
     if spec is None or not spec.submodule_search_locations:
@@ -133,6 +188,7 @@ def _fix_launch_buttons(app: Sphinx, pagename: str, templatename: str, context: 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("nnbook_source_hash", "", "env")
+    _install_deterministic_execution()
     _register_api_directive(app)
     app.add_config_value("repository_url", "", "html")
     app.connect("config-inited", _config_inited)
