@@ -217,8 +217,11 @@ def test_no_change_rebuild_reads_and_executes_nothing(built_book: Build) -> None
     written again only when a chapter was read: ``tests/test_cache.py``)."""
     from book import run_sphinx
 
+    index = (built_book.outdir / "searchindex.js").read_bytes()
     again = run_sphinx(BOOK, built_book.outdir)
     assert again.returncode == 0, again.log[-5000:]
+    # the search index is written again: it must keep every entry (the API's index entries)
+    assert (built_book.outdir / "searchindex.js").read_bytes() == index
     assert again.executed == [], f"re-executed without a change: {again.executed}"
     assert "0 added, 0 changed, 0 removed" in again.log, again.log[-3000:]
     assert "no targets are out of date" in again.log, again.log[-3000:]

@@ -105,3 +105,54 @@ def test_late_output_fails_instead_of_vanishing() -> None:
     nnbook._deterministic_execute(execute)(Nb(), timeout=5)
     assert seen == {"timeout": 5, "iopub_timeout": nnbook.IOPUB_TIMEOUT,
                     "raise_on_iopub_timeout": True}
+
+
+# --- the search index keeps its index entries across rebuilds ------------------------------------
+def _index_entries(out: Path) -> dict[str, list]:
+    import json
+
+    text = (out / "searchindex.js").read_text(encoding="utf-8")
+    return json.loads(text[text.index("(") + 1:text.rindex(")")])["indexentries"]
+
+
+def _tiny_project(src: Path, patched: bool) -> None:
+    src.mkdir()
+    install = "import nnbook; nnbook._install_persistent_index_entries()" if patched else "pass"
+    (src / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(CONF / '_ext')!r})\n"
+        f"def setup(app):\n    {install}\n")
+    (src / "index.rst").write_text("Home\n====\n\n.. toctree::\n\n   a\n   b\n")
+    (src / "a.rst").write_text("A\n=\n\n.. index:: single: Widget\n\n.. py:function:: frob()\n\n   Frobs.\n")
+    (src / "b.rst").write_text("B\n=\n\nText.\n")
+
+
+def _sphinx(src: Path, out: Path) -> None:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", str(src), str(out)],
+                   check=True, capture_output=True)
+
+
+def test_a_rebuild_keeps_the_search_index_entries(tmp_path: Path) -> None:
+    # Without the fix, Sphinx 9.0 empties them on a rebuild that writes no page (if this control
+    # ever fails, Sphinx has fixed it and the workaround can go).
+    _tiny_project(tmp_path / "plain", patched=False)
+    _sphinx(tmp_path / "plain", tmp_path / "plain_out")
+    assert _index_entries(tmp_path / "plain_out")
+    _sphinx(tmp_path / "plain", tmp_path / "plain_out")
+    assert _index_entries(tmp_path / "plain_out") == {}
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    _tiny_project(src, patched=True)
+    _sphinx(src, out)
+    clean, entries = (out / "searchindex.js").read_bytes(), _index_entries(out)
+    assert "widget" in entries and any("frob()" in e for e in entries), entries
+    _sphinx(src, out)                                        # nothing changed: nothing written
+    assert (out / "searchindex.js").read_bytes() == clean
+    (src / "b.rst").write_text("B\n=\n\nOther text.\n")       # another page is written again
+    _sphinx(src, out)
+    assert _index_entries(out) == entries
+    (src / "a.rst").unlink()                                  # the page with the entries goes
+    (src / "index.rst").write_text("Home\n====\n\n.. toctree::\n\n   b\n")
+    _sphinx(src, out)
+    assert _index_entries(out) == {}

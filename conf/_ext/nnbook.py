@@ -18,6 +18,13 @@
    adjacent chunks of one stream exactly, so the stored notebook and the page are the same
    whatever the timing. And output that arrives late fails the build (``raise_on_iopub_timeout``)
    instead of being dropped from the page with only a log line (nbclient's default).
+5. **A search index that survives a rebuild.** Sphinx 9.0 keeps the index entries of
+   ``searchindex.js`` (here: every API entry) only in memory for the pages it writes, and its
+   ``IndexBuilder.load`` restores titles and terms from the previous ``searchindex.js`` but not
+   those entries: a rebuild that writes no page empties ``indexentries`` (and a rebuild after a
+   page was deleted would fail on its stale entries). :func:`_install_persistent_index_entries`
+   restores them on load and prunes them with the pages, so a rebuild gives the same file as a
+   clean build.
 """
 
 from __future__ import annotations
@@ -142,6 +149,52 @@ def _install_deterministic_execution() -> None:
         utils.executenb = _deterministic_execute(utils.executenb)
 
 
+def _restore_index_entries(indexer: Any, frozen: dict[str, Any]) -> None:
+    """Put the ``indexentries`` of a loaded ``searchindex.js`` back into ``indexer`` per page, in
+    the form :meth:`IndexBuilder.feed` stores them (``freeze`` lower-cases the entry, as here)."""
+    docnames = frozen["docnames"]
+    per_page: dict[str, set[tuple[str, str, str]]] = {}
+    for entry, hits in frozen.get("indexentries", {}).items():
+        for doc, target, main in hits:
+            per_page.setdefault(docnames[doc], set()).add((entry, target, "main" if main else ""))
+    for docname in docnames:     # the file is newer than the pickled environment's copy
+        indexer._index_entries[docname] = sorted(per_page.get(docname, ()))
+
+
+def _install_persistent_index_entries() -> None:
+    """Wrap ``IndexBuilder.load`` (restore the index entries) and ``prune`` (drop them with their
+    page) — the two places where Sphinx 9.0 forgets them."""
+    from sphinx.search import IndexBuilder
+
+    if getattr(IndexBuilder.load, "nnbook_persistent", False):
+        return
+    load, prune = IndexBuilder.load, IndexBuilder.prune
+
+    class _Loaded:                       # a "format" whose load() returns what we already read
+        def __init__(self, frozen: Any) -> None:
+            self.frozen = frozen
+
+        def load(self, stream: Any) -> Any:
+            return self.frozen
+
+    @functools.wraps(load)
+    def load_with_entries(self: Any, stream: Any, format: Any) -> None:
+        fmt = self.formats[format] if isinstance(format, str) else format
+        frozen = fmt.load(stream)
+        load(self, stream, _Loaded(frozen))          # raises ValueError for an old format
+        _restore_index_entries(self, frozen)
+
+    @functools.wraps(prune)
+    def prune_with_entries(self: Any, docnames: Any) -> None:
+        keep = set(docnames)
+        prune(self, keep)
+        for docname in [d for d in self._index_entries if d not in keep]:
+            del self._index_entries[docname]
+
+    load_with_entries.nnbook_persistent = True       # type: ignore[attr-defined]
+    IndexBuilder.load, IndexBuilder.prune = load_with_entries, prune_with_entries
+
+
 def mathjax_source() -> Path:
     spec = importlib.util.find_spec("mathjax")
     if spec is None or not spec.submodule_search_locations:
@@ -189,6 +242,7 @@ def _fix_launch_buttons(app: Sphinx, pagename: str, templatename: str, context: 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("nnbook_source_hash", "", "env")
     _install_deterministic_execution()
+    _install_persistent_index_entries()
     _register_api_directive(app)
     app.add_config_value("repository_url", "", "html")
     app.connect("config-inited", _config_inited)
