@@ -1,13 +1,14 @@
 r"""Scaled dot-product attention and multi-head attention, with derived backward passes.
 
 For queries :math:`Q \in \mathbb R^{L\times d_k}`, keys :math:`K \in \mathbb R^{S\times d_k}` and
-values :math:`V \in \mathbb R^{S\times d_v}` (any number of leading batch axes),
+values :math:`V \in \mathbb R^{S\times d_v}` (any number of leading batch axes;
+the code writes the query length :math:`L`, PyTorch's letter, where the book writes :math:`T`),
 
 .. math::
 
     \begin{aligned}
-    S_{ij} &= \alpha\, q_i\cdot k_j + M_{ij},\\
-    P &= \operatorname{softmax}_{\text{rows}}(S), \qquad O = PV,
+    A_{ij} &= \alpha\, q_i\cdot k_j + M_{ij},\\
+    P &= \operatorname{softmax}_{\text{rows}}(A), \qquad O = PV,
     \end{aligned}
 
 with :math:`\alpha = 1/\sqrt{d_k}` by default and :math:`M` the mask (0 where a query may attend,
@@ -18,8 +19,8 @@ attention chapter) is
 
     \begin{aligned}
     \bar V &= P^\top \bar O,\quad \bar P = \bar O V^\top,\\
-    \bar S &= P \odot \bigl(\bar P - \operatorname{rowsum}(\bar P \odot P)\bigr),\\
-    \bar Q &= \alpha\,\bar S K,\quad \bar K = \alpha\,\bar S^\top Q .
+    \bar A &= P \odot \bigl(\bar P - \operatorname{rowsum}(\bar P \odot P)\bigr),\\
+    \bar Q &= \alpha\,\bar A K,\quad \bar K = \alpha\,\bar A^\top Q .
     \end{aligned}
 
 Masks follow ``torch.nn.functional.scaled_dot_product_attention``: a boolean ``attn_mask`` is
@@ -214,13 +215,13 @@ def scaled_dot_product_attention_backward(dout: ArrayLike, cache: AttentionCache
 
         \begin{aligned}
         \bar V &= P^\top \bar O,\quad \bar P = \bar O V^\top,\\
-        \bar S &= P \odot (\bar P - \operatorname{rowsum}(\bar P \odot P)),\\
-        \bar Q &= \alpha \bar S K,\quad \bar K = \alpha \bar S^\top Q .
+        \bar A &= P \odot (\bar P - \operatorname{rowsum}(\bar P \odot P)),\\
+        \bar Q &= \alpha \bar A K,\quad \bar K = \alpha \bar A^\top Q .
         \end{aligned}
 
-    :math:`\bar S` is the softmax vector-Jacobian product of :func:`nnmath.activations.softmax_backward`,
+    :math:`\bar A` is the softmax vector-Jacobian product of :func:`nnmath.activations.softmax_backward`,
     applied to all rows at once — no ``(S, S)`` Jacobian is formed. Masked keys have
-    :math:`P_{ij} = 0`, hence :math:`\bar S_{ij} = 0`: no gradient reaches them through that query.
+    :math:`P_{ij} = 0`, hence :math:`\bar A_{ij} = 0`: no gradient reaches them through that query.
     """
     q, k, v, p, scale = cache
     dout = as_array(dout, "dout")
@@ -293,15 +294,15 @@ def scaled_dot_product_attention_naive_backward(dout: ArrayLike, cache: Attentio
 
 # --- multi-head attention -------------------------------------------------------------------
 def _split_heads(x: Array, num_heads: int) -> Array:
-    """``(B, L, E)`` → ``(B, H, L, E/H)``: head ``h`` owns features ``h·E/H … (h+1)·E/H - 1``."""
-    B, L, E = x.shape
-    return x.reshape(B, L, num_heads, E // num_heads).transpose(0, 2, 1, 3)
+    """``(N, L, d)`` → ``(N, n_h, L, d/n_h)``: head ``h`` owns features ``h·d/n_h … (h+1)·d/n_h - 1``."""
+    N, L, d = x.shape
+    return x.reshape(N, L, num_heads, d // num_heads).transpose(0, 2, 1, 3)
 
 
 def _merge_heads(x: Array) -> Array:
-    """``(B, H, L, D)`` → ``(B, L, H·D)``, the inverse of :func:`_split_heads`."""
-    B, H, L, D = x.shape
-    return x.transpose(0, 2, 1, 3).reshape(B, L, H * D)
+    """``(N, n_h, L, D)`` → ``(N, L, n_h·D)``, the inverse of :func:`_split_heads`."""
+    N, n_h, L, D = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(N, L, n_h * D)
 
 
 def _allowed(module_mask: np.ndarray, name: str) -> np.ndarray:
@@ -327,42 +328,42 @@ class MultiheadAttention(Module):
 
         \begin{aligned}
         &\operatorname{MHA}(Q, K, V)\\
-        &\quad = \operatorname{concat}(O_1,\dots,O_H)\,W^O + b^O,\\
+        &\quad = \operatorname{concat}(O_1,\dots,O_{n_h})\,W^O + b^O,\\
         &O_h = \operatorname{attention}(QW^Q_h + b^Q_h,\\
         &\qquad KW^K_h + b^K_h,\; VW^V_h + b^V_h),
         \end{aligned}
 
-    with :math:`W^Q_h` the columns ``h·E/H … (h+1)·E/H - 1`` of the query projection (and so on).
+    with :math:`W^Q_h` the columns ``h·d/n_h … (h+1)·d/n_h - 1`` of the query projection (and so on).
 
     Parameters
     ----------
     embed_dim : int
-        Model width :math:`E`; every head has width :math:`E/H`.
+        Model width :math:`d`; every head has width :math:`d/n_h`.
     num_heads : int
-        :math:`H`; must divide ``embed_dim``.
+        :math:`n_h`; must divide ``embed_dim``.
     bias : bool
         Biases on the input and output projections.
     rng : numpy.random.Generator, optional
 
     Attributes
     ----------
-    in_proj_weight : Parameter of shape (E, 3E)
+    in_proj_weight : Parameter of shape (d, 3d)
         :math:`[W^Q\,W^K\,W^V]`, nnmath's ``(in, out)`` layout: the transpose of PyTorch's
-        ``in_proj_weight`` ``(3E, E)``. Initialised like PyTorch, Xavier-uniform with bound
-        :math:`\sqrt{6/(E + 3E)}`.
-    in_proj_bias : Parameter of shape (3E,) or None
+        ``in_proj_weight`` ``(3d, d)``. Initialised like PyTorch, Xavier-uniform with bound
+        :math:`\sqrt{6/(d + 3d)}`.
+    in_proj_bias : Parameter of shape (3d,) or None
         Zero at initialisation, as in PyTorch.
-    out_proj : Linear(E, E)
+    out_proj : Linear(d, d)
         PyTorch's default ``Linear`` initialisation for the weight, zero bias.
-    attn_weights : ndarray of shape (B, H, L, S)
+    attn_weights : ndarray of shape (N, n_h, L, S)
         The attention weights of the last forward pass, per head (for plotting).
 
     Notes
     -----
     Differences from PyTorch, all deliberate:
 
-    * nnmath is batch-first, ``(B, L, E)`` — PyTorch's default is ``batch_first=False``,
-      ``(L, B, E)``. Unbatched ``(L, E)`` inputs are accepted, as in PyTorch.
+    * nnmath is batch-first, ``(N, L, d)`` — PyTorch's default is ``batch_first=False``,
+      ``(L, N, d)``. Unbatched ``(L, d)`` inputs are accepted, as in PyTorch.
     * ``forward`` returns only the output; the per-head weights are kept in ``attn_weights``
       (PyTorch returns ``(output, weights averaged over heads)``).
     * ``is_causal=True`` without ``attn_mask`` applies the causal mask (PyTorch treats
@@ -384,12 +385,12 @@ class MultiheadAttention(Module):
             raise ValueError(f"embed_dim must be a positive multiple of num_heads, got embed_dim={embed_dim}, "
                              f"num_heads={num_heads}")
         rng = get_rng(rng)
-        E = embed_dim
-        self.embed_dim, self.num_heads, self.head_dim = E, num_heads, E // num_heads
-        # PyTorch's _reset_parameters: Xavier-uniform over the stacked (E, 3E) matrix, zero biases
-        self.in_proj_weight = xavier_uniform_(Parameter(np.zeros((E, 3 * E))), rng=rng)
-        self.in_proj_bias = Parameter(np.zeros(3 * E)) if bias else None
-        self.out_proj = Linear(E, E, bias=bias, rng=rng)
+        d = embed_dim
+        self.embed_dim, self.num_heads, self.head_dim = d, num_heads, d // num_heads
+        # PyTorch's _reset_parameters: Xavier-uniform over the stacked (d, 3d) matrix, zero biases
+        self.in_proj_weight = xavier_uniform_(Parameter(np.zeros((d, 3 * d))), rng=rng)
+        self.in_proj_bias = Parameter(np.zeros(3 * d)) if bias else None
+        self.out_proj = Linear(d, d, bias=bias, rng=rng)
         if bias:
             self.out_proj.bias.data[:] = 0.0
         self.attn_weights: Array | None = None
@@ -397,33 +398,33 @@ class MultiheadAttention(Module):
 
     def _proj(self, i: int) -> tuple[Array, Array | None]:
         """The weight and bias of projection ``i`` (0: query, 1: key, 2: value), as views."""
-        E = self.embed_dim
-        W = self.in_proj_weight.data[:, i * E:(i + 1) * E]
-        b = None if self.in_proj_bias is None else self.in_proj_bias.data[i * E:(i + 1) * E]
+        d = self.embed_dim
+        W = self.in_proj_weight.data[:, i * d:(i + 1) * d]
+        b = None if self.in_proj_bias is None else self.in_proj_bias.data[i * d:(i + 1) * d]
         return W, b
 
-    def _combined_mask(self, B: int, L: int, S: int, attn_mask: ArrayLike | None,
+    def _combined_mask(self, N: int, L: int, S: int, attn_mask: ArrayLike | None,
                        key_padding_mask: ArrayLike | None, is_causal: bool) -> np.ndarray | None:
-        """Turn PyTorch's module masks (True = blocked) into one ``(B, H|1, L, S)`` attention mask
+        """Turn PyTorch's module masks (True = blocked) into one ``(N, n_h|1, L, S)`` attention mask
         in :func:`scaled_dot_product_attention`'s convention (True = may attend, or additive)."""
-        H = self.num_heads
+        n_h = self.num_heads
         parts: list[np.ndarray] = []
         if attn_mask is not None:
             m = np.asarray(attn_mask)
             if m.shape == (L, S):
                 m = m[None, None]
-            elif m.shape == (B * H, L, S):
-                m = m.reshape(B, H, L, S)
+            elif m.shape == (N * n_h, L, S):
+                m = m.reshape(N, n_h, L, S)
             else:
-                raise ValueError(f"attn_mask must have shape (L, S) = {(L, S)} or (B*num_heads, L, S) = "
-                                 f"{(B * H, L, S)}, got attn_mask.shape={m.shape}")
+                raise ValueError(f"attn_mask must have shape (L, S) = {(L, S)} or (N*num_heads, L, S) = "
+                                 f"{(N * n_h, L, S)}, got attn_mask.shape={m.shape}")
             parts.append(_allowed(m, "attn_mask"))
         elif is_causal:
             parts.append(causal_mask(L, S)[None, None])
         if key_padding_mask is not None:
             m = np.asarray(key_padding_mask)
-            if m.shape != (B, S):
-                raise ValueError(f"key_padding_mask must have shape (B, S) = {(B, S)}, "
+            if m.shape != (N, S):
+                raise ValueError(f"key_padding_mask must have shape (N, S) = {(N, S)}, "
                                  f"got key_padding_mask.shape={m.shape}")
             parts.append(_allowed(m[:, None, None, :], "key_padding_mask"))
         if not parts:
@@ -437,10 +438,10 @@ class MultiheadAttention(Module):
 
     def forward(self, query: ArrayLike, key: ArrayLike, value: ArrayLike, attn_mask: ArrayLike | None = None,
                 key_padding_mask: ArrayLike | None = None, is_causal: bool = False) -> Array:
-        """Attend from ``query`` ``(B, L, E)`` to ``key``/``value`` ``(B, S, E)``; returns ``(B, L, E)``.
+        """Attend from ``query`` ``(N, L, d)`` to ``key``/``value`` ``(N, S, d)``; returns ``(N, L, d)``.
 
-        ``attn_mask``: ``(L, S)`` or ``(B·num_heads, L, S)``, boolean (True = blocked) or float
-        (added). ``key_padding_mask``: ``(B, S)``, True = ignore that key (padding).
+        ``attn_mask``: ``(L, S)`` or ``(N·num_heads, L, S)``, boolean (True = blocked) or float
+        (added). ``key_padding_mask``: ``(N, S)``, True = ignore that key (padding).
         """
         query, key, value = as_array(query, "query"), as_array(key, "key"), as_array(value, "value")
         unbatched = query.ndim == 2
@@ -450,17 +451,17 @@ class MultiheadAttention(Module):
                 key_padding_mask = np.asarray(key_padding_mask)[None]
         for name, a in (("query", query), ("key", key), ("value", value)):
             if a.ndim != 3 or a.shape[-1] != self.embed_dim:
-                raise ValueError(f"{name} must have shape (B, length, embed_dim={self.embed_dim}) or "
+                raise ValueError(f"{name} must have shape (N, length, embed_dim={self.embed_dim}) or "
                                  f"(length, embed_dim), got {name}.shape={a.shape}")
         if not (query.shape[0] == key.shape[0] == value.shape[0]) or key.shape[1] != value.shape[1]:
             raise ValueError("query, key and value need the same batch size and key and value the same length, "
                              f"got query.shape={query.shape}, key.shape={key.shape}, value.shape={value.shape}")
-        B, L, S = query.shape[0], query.shape[1], key.shape[1]
-        mask = self._combined_mask(B, L, S, attn_mask, key_padding_mask, is_causal)
+        N, L, S = query.shape[0], query.shape[1], key.shape[1]
+        mask = self._combined_mask(N, L, S, attn_mask, key_padding_mask, is_causal)
         projected, proj_caches = [], []
         for i, x in enumerate((query, key, value)):
             y, c = linear(x, *self._proj(i))
-            projected.append(_split_heads(y, self.num_heads))     # (B, H, ·, E/H)
+            projected.append(_split_heads(y, self.num_heads))     # (N, n_h, ·, d/n_h)
             proj_caches.append(c)
         o, attn_cache = scaled_dot_product_attention(*projected, attn_mask=mask)
         self.attn_weights = attn_cache.p
@@ -480,12 +481,12 @@ class MultiheadAttention(Module):
             dout = dout[None]
         do = _split_heads(self.out_proj.backward(dout), self.num_heads)
         grads = []
-        E = self.embed_dim
+        d = self.embed_dim
         for i, dh in enumerate(scaled_dot_product_attention_backward(do, attn_cache)):
             dx, dW, db = linear_backward(_merge_heads(dh), proj_caches[i])
-            self.in_proj_weight.grad[:, i * E:(i + 1) * E] += dW
+            self.in_proj_weight.grad[:, i * d:(i + 1) * d] += dW
             if self.in_proj_bias is not None:
-                self.in_proj_bias.grad[i * E:(i + 1) * E] += db
+                self.in_proj_bias.grad[i * d:(i + 1) * d] += db
             grads.append(dx[0] if unbatched else dx)
         return grads[0], grads[1], grads[2]
 

@@ -57,7 +57,7 @@ def sinusoidal_positional_encoding(length: int, d_model: int) -> Array:
 
 
 class PositionalEncoding(Module):
-    """Add :func:`sinusoidal_positional_encoding` to ``(B, L, d_model)`` embeddings.
+    """Add :func:`sinusoidal_positional_encoding` to ``(N, L, d_model)`` embeddings.
 
     No parameters; the backward pass is the identity (the encoding is a constant). Unlike the
     PyTorch tutorial's module there is no dropout and the layout is batch-first.
@@ -201,7 +201,7 @@ class TransformerEncoderLayer(Module):
     ``norm2`` — so parameters map one to one (transposing the weights, nnmath's ``(in, out)``
     layout). As in PyTorch, the wiring is written out in ``forward`` (``_sa_block``, ``_ff_block``)
     and the masks are passed to the self-attention block as arguments. Differences from PyTorch: no
-    dropout, always batch-first ``(B, L, E)``, and masks as in :class:`~nnmath.attention.MultiheadAttention`
+    dropout, always batch-first ``(N, L, d_model)``, and masks as in :class:`~nnmath.attention.MultiheadAttention`
     (``src_mask`` True = blocked, ``src_key_padding_mask`` True = padding).
     """
 
@@ -223,7 +223,7 @@ class TransformerEncoderLayer(Module):
 
     def forward(self, src: ArrayLike, src_mask: ArrayLike | None = None,
                 src_key_padding_mask: ArrayLike | None = None, is_causal: bool = False) -> Array:
-        """``(B, L, d_model)`` → ``(B, L, d_model)``; masks as in :class:`~nnmath.attention.MultiheadAttention`."""
+        """``(N, L, d_model)`` → ``(N, L, d_model)``; masks as in :class:`~nnmath.attention.MultiheadAttention`."""
         x = as_array(src, "src")
         if self.norm_first:   # h = x + SA(LN1(x)), y = h + FF(LN2(h))
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)

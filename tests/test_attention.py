@@ -321,7 +321,7 @@ def test_mha_bad_input():
         mha(rng.standard_normal((2, 4, 6)), x, x)
     with pytest.raises(ValueError, match=r"query\.shape=\(2, 4, 8\), key\.shape=\(2, 5, 8\), value\.shape=\(2, 4, 8\)"):
         mha(x, rng.standard_normal((2, 5, 8)), x)
-    with pytest.raises(ValueError, match=r"key_padding_mask must have shape \(B, S\) = \(2, 4\).*\(4, 2\)"):
+    with pytest.raises(ValueError, match=r"key_padding_mask must have shape \(N, S\) = \(2, 4\).*\(4, 2\)"):
         mha(x, x, x, key_padding_mask=np.zeros((4, 2), bool))
     with pytest.raises(ValueError, match=r"attn_mask must have shape \(L, S\) = \(4, 4\).*\(4, 4, 4\).*\(2, 4, 4\)"):
         mha(x, x, x, attn_mask=np.zeros((2, 4, 4), bool))
