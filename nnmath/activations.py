@@ -83,7 +83,8 @@ def sigmoid(x: ArrayLike) -> tuple[Array, Array]:
 
 
 def sigmoid_backward(dout: ArrayLike, cache: Array) -> Array:
-    r""":math:`\bar x = \bar y \odot \sigma(x)(1-\sigma(x))`, using the cached output."""
+    r""":math:`\bar x = \bar y \odot \sigma(x)(1-\sigma(x))`, using the cached
+    output."""
     s = cache
     return _dout(dout, s) * s * (1.0 - s)
 

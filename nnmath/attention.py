@@ -116,15 +116,17 @@ def _check_mask(mask: np.ndarray, scores_shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _masked_softmax_(scores: Array, masked: bool) -> Array:
-    """Row softmax of ``scores`` computed *in place* (the scores are not needed afterwards).
+    """Row softmax of ``scores`` computed *in place* (the scores are not needed
+    afterwards).
 
-    Subtracting the row maximum keeps every exponent ``<= 0``. When a mask was applied, a row can
-    be entirely ``-inf``: its maximum is ``-inf`` and ``-inf - (-inf)`` is NaN (with a NumPy
-    warning). Such dead rows get the shift 0 instead, so their exponentials are ``exp(-inf) = 0``
-    and their sum is 0; dividing by 1 there leaves probabilities of exactly 0 — an all-zero row,
-    which makes the output row 0 and, through the softmax VJP, every gradient of that row 0.
-    A live row has a maximal entry ``exp(0) = 1``, so its sum is at least 1. With no keys at
-    all (``S = 0``) there is nothing to normalize: the empty weights give an output of zeros.
+    Subtracting the row maximum keeps every exponent ``<= 0``. When a mask was applied,
+    a row can be entirely ``-inf``: its maximum is ``-inf`` and ``-inf - (-inf)`` is NaN
+    (with a NumPy warning). Such dead rows get the shift 0 instead, so their
+    exponentials are ``exp(-inf) = 0`` and their sum is 0; dividing by 1 there leaves
+    probabilities of exactly 0 — an all-zero row, which makes the output row 0 and,
+    through the softmax VJP, every gradient of that row 0. A live row has a maximal
+    entry ``exp(0) = 1``, so its sum is at least 1. With no keys at all (``S = 0``)
+    there is nothing to normalize: the empty weights give an output of zeros.
     """
     if scores.shape[-1] == 0:
         return scores
@@ -157,14 +159,16 @@ def _scores_and_mask(q: Array, k: Array, attn_mask: ArrayLike | None, is_causal:
     return scale, mask
 
 
-def scaled_dot_product_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, attn_mask: ArrayLike | None = None,
+def scaled_dot_product_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike,
+                                 attn_mask: ArrayLike | None = None,
                                  is_causal: bool = False, scale: float | None = None
                                  ) -> tuple[Array, AttentionCache]:
-    r"""Attention :math:`O = \operatorname{softmax}(\alpha QK^\top + M)\,V`, batched over leading axes.
+    r"""Attention :math:`O = \operatorname{softmax}(\alpha QK^\top + M)\,V`, batched
+    over leading axes.
 
-    Same semantics and defaults as ``torch.nn.functional.scaled_dot_product_attention`` (without
-    ``dropout_p``: nnmath has no dropout) — same inputs give the same numbers, including zeros
-    for a fully masked query and for ``S = 0`` keys.
+    Same semantics and defaults as ``torch.nn.functional.scaled_dot_product_attention``
+    (without ``dropout_p``: nnmath has no dropout) — same inputs give the same numbers,
+    including zeros for a fully masked query and for ``S = 0`` keys.
 
     Parameters
     ----------
@@ -175,13 +179,14 @@ def scaled_dot_product_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, attn_
     v : array_like of shape (..., S, d_v)
         Values.
     attn_mask : array_like, optional
-        Broadcastable to ``(..., L, S)``. Boolean: True where query ``i`` **may attend** to key
-        ``j``. Float: added to the scores (use ``-inf`` to forbid). A float mask is a constant:
-        no gradient is returned for it. Any other dtype (an integer 0/1 mask) raises
-        ``TypeError``, as in PyTorch.
+        Broadcastable to ``(..., L, S)``. Boolean: True where query ``i`` **may attend**
+        to key ``j``. Float: added to the scores (use ``-inf`` to forbid). A float mask
+        is a constant: no gradient is returned for it. Any other dtype (an integer 0/1
+        mask) raises ``TypeError``, as in PyTorch.
     is_causal : bool
-        Let query ``i`` attend to keys ``j <= i`` only (:func:`causal_mask`); excludes ``attn_mask``.
-        For ``L != S`` the triangle is aligned top-left, ``ones(L, S).tril(0)``, as in PyTorch.
+        Let query ``i`` attend to keys ``j <= i`` only (:func:`causal_mask`); excludes
+        ``attn_mask``. For ``L != S`` the triangle is aligned top-left,
+        ``ones(L, S).tril(0)``, as in PyTorch.
     scale : float, optional
         :math:`\alpha`; defaults to :math:`1/\sqrt{d_k}`.
 
@@ -189,15 +194,17 @@ def scaled_dot_product_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, attn_
     -------
     out : ndarray of shape (..., L, d_v)
     cache : AttentionCache ``(q, k, v, p, scale)``
-        ``p`` (shape ``(..., L, S)``, the attention weights; rows sum to 1, dead rows are 0) is
-        kept because every gradient needs it and recomputing it costs as much as the forward pass;
-        ``q``, ``k``, ``v`` are the other factors of the three matrix products. (Memory-efficient
-        kernels such as FlashAttention keep only row statistics and recompute ``p`` instead.)
+        ``p`` (shape ``(..., L, S)``, the attention weights; rows sum to 1, dead rows
+        are 0) is kept because every gradient needs it and recomputing it costs as much
+        as the forward pass; ``q``, ``k``, ``v`` are the other factors of the three
+        matrix products. (Memory-efficient kernels such as FlashAttention keep only row
+        statistics and recompute ``p`` instead.)
     """
     q, k, v = as_array(q, "q"), as_array(k, "k"), as_array(v, "v")
     _check_qkv(q, k, v)
     scale, mask = _scores_and_mask(q, k, attn_mask, is_causal, scale)
-    # scale the (L, d) queries rather than the (L, S) scores: fewer multiplications when S > d
+    # scale the (L, d) queries rather than the (L, S) scores: fewer multiplications
+    # when S > d
     scores = (q * scale) @ np.swapaxes(k, -1, -2)
     if mask is not None:
         if mask.dtype == bool:
@@ -208,7 +215,8 @@ def scaled_dot_product_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, attn_
     return p @ v, AttentionCache(q, k, v, p, scale)
 
 
-def scaled_dot_product_attention_backward(dout: ArrayLike, cache: AttentionCache) -> tuple[Array, Array, Array]:
+def scaled_dot_product_attention_backward(dout: ArrayLike, cache: AttentionCache
+                                          ) -> tuple[Array, Array, Array]:
     r"""Gradients ``(dq, dk, dv)`` of :func:`scaled_dot_product_attention`.
 
     .. math::
@@ -219,15 +227,17 @@ def scaled_dot_product_attention_backward(dout: ArrayLike, cache: AttentionCache
         \bar Q &= \alpha \bar A K,\quad \bar K = \alpha \bar A^\top Q .
         \end{aligned}
 
-    :math:`\bar A` is the softmax vector-Jacobian product of :func:`nnmath.activations.softmax_backward`,
-    applied to all rows at once — no ``(S, S)`` Jacobian is formed. Masked keys have
-    :math:`P_{ij} = 0`, hence :math:`\bar A_{ij} = 0`: no gradient reaches them through that query.
+    :math:`\bar A` is the softmax vector-Jacobian product of
+    :func:`nnmath.activations.softmax_backward`, applied to all rows at once — no
+    ``(S, S)`` Jacobian is formed. Masked keys have :math:`P_{ij} = 0`, hence
+    :math:`\bar A_{ij} = 0`: no gradient reaches them through that query.
     """
     q, k, v, p, scale = cache
     dout = as_array(dout, "dout")
     expected = p.shape[:-1] + (v.shape[-1],)
     if dout.shape != expected:
-        raise ValueError(f"dout must have the output's shape {expected}, got dout.shape={dout.shape}")
+        raise ValueError(f"dout must have the output's shape {expected}, "
+                         f"got dout.shape={dout.shape}")
     dv = np.swapaxes(p, -1, -2) @ dout
     dp = dout @ np.swapaxes(v, -1, -2)
     ds = softmax_backward(dp, SoftmaxCache(p, -1))
@@ -436,14 +446,19 @@ class MultiheadAttention(Module):
             return a & b                      # may attend only where both allow it
         return _as_additive(a) + _as_additive(b)
 
-    def forward(self, query: ArrayLike, key: ArrayLike, value: ArrayLike, attn_mask: ArrayLike | None = None,
-                key_padding_mask: ArrayLike | None = None, is_causal: bool = False) -> Array:
-        """Attend from ``query`` ``(N, L, d)`` to ``key``/``value`` ``(N, S, d)``; returns ``(N, L, d)``.
+    def forward(self, query: ArrayLike, key: ArrayLike, value: ArrayLike,
+                attn_mask: ArrayLike | None = None,
+                key_padding_mask: ArrayLike | None = None,
+                is_causal: bool = False) -> Array:
+        """Attend from ``query`` ``(N, L, d)`` to ``key``/``value`` ``(N, S, d)``;
+        returns ``(N, L, d)``.
 
-        ``attn_mask``: ``(L, S)`` or ``(N·num_heads, L, S)``, boolean (True = blocked) or float
-        (added). ``key_padding_mask``: ``(N, S)``, True = ignore that key (padding).
+        ``attn_mask``: ``(L, S)`` or ``(N·num_heads, L, S)``, boolean (True = blocked)
+        or float (added). ``key_padding_mask``: ``(N, S)``, True = ignore that key
+        (padding).
         """
-        query, key, value = as_array(query, "query"), as_array(key, "key"), as_array(value, "value")
+        query, key, value = (as_array(query, "query"), as_array(key, "key"),
+                             as_array(value, "value"))
         unbatched = query.ndim == 2
         if unbatched:
             query, key, value = query[None], key[None], value[None]
@@ -451,11 +466,15 @@ class MultiheadAttention(Module):
                 key_padding_mask = np.asarray(key_padding_mask)[None]
         for name, a in (("query", query), ("key", key), ("value", value)):
             if a.ndim != 3 or a.shape[-1] != self.embed_dim:
-                raise ValueError(f"{name} must have shape (N, length, embed_dim={self.embed_dim}) or "
+                raise ValueError(f"{name} must have shape (N, length, "
+                                 f"embed_dim={self.embed_dim}) or "
                                  f"(length, embed_dim), got {name}.shape={a.shape}")
-        if not (query.shape[0] == key.shape[0] == value.shape[0]) or key.shape[1] != value.shape[1]:
-            raise ValueError("query, key and value need the same batch size and key and value the same length, "
-                             f"got query.shape={query.shape}, key.shape={key.shape}, value.shape={value.shape}")
+        if (not (query.shape[0] == key.shape[0] == value.shape[0])
+                or key.shape[1] != value.shape[1]):
+            raise ValueError("query, key and value need the same batch size and key "
+                             "and value the same length, got "
+                             f"query.shape={query.shape}, key.shape={key.shape}, "
+                             f"value.shape={value.shape}")
         N, L, S = query.shape[0], query.shape[1], key.shape[1]
         mask = self._combined_mask(N, L, S, attn_mask, key_padding_mask, is_causal)
         projected, proj_caches = [], []

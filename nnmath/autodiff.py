@@ -253,13 +253,14 @@ class Tensor:
         return Tensor._lift(other) - self
 
     def __mul__(self, other: Tensor | ArrayLike) -> Tensor:
-        # d(ab) = b da + a db: each operand's gradient is the upstream times the *other* value,
-        # which is why both values are kept (the "cache" of this node).
+        # d(ab) = b da + a db: each operand's gradient is the upstream times the *other*
+        # value, which is why both values are kept (the "cache" of this node).
         b = Tensor._lift(other)
         a = self
         return Tensor._node(
             a.data * b.data, (a, b), "mul",
-            lambda g: (_unbroadcast(g * b.data, a.shape), _unbroadcast(g * a.data, b.shape)),
+            lambda g: (_unbroadcast(g * b.data, a.shape),
+                       _unbroadcast(g * a.data, b.shape)),
             lambda t: _add_tangents(None if t[0] is None else t[0] * b.data,
                                     None if t[1] is None else a.data * t[1]))
 
@@ -488,34 +489,38 @@ class Tensor:
 
     # --- the chain rule ----------------------------------------------------------------------
     def backward(self, gradient: ArrayLike | None = None) -> None:
-        r"""Back-propagate: add :math:`\partial L/\partial v` into ``v.grad`` for every node
-        :math:`v` of the graph that requires a gradient.
+        r"""Back-propagate: add :math:`\partial L/\partial v` into ``v.grad`` for every
+        node :math:`v` of the graph that requires a gradient.
 
         Parameters
         ----------
         gradient : array_like, optional
-            :math:`\partial L/\partial\,\mathtt{self}` (same shape as ``self``). Omitted, it is 1,
-            which is only allowed for a one-element tensor (as in PyTorch).
+            :math:`\partial L/\partial\,\mathtt{self}` (same shape as ``self``).
+            Omitted, it is 1, which is only allowed for a one-element tensor (as in
+            PyTorch).
 
         Notes
         -----
-        Within one call, gradients are collected in a dictionary and a node's VJP is applied only
-        when it is reached in reverse topological order — after all of its consumers — so it sees
-        the *sum* of their contributions. Only then is that sum added to ``node.grad``; so calling
-        ``backward`` twice doubles every ``.grad`` (accumulation) without double-counting inside
-        one call.
+        Within one call, gradients are collected in a dictionary and a node's VJP is
+        applied only when it is reached in reverse topological order — after all of its
+        consumers — so it sees the *sum* of their contributions. Only then is that sum
+        added to ``node.grad``; so calling ``backward`` twice doubles every ``.grad``
+        (accumulation) without double-counting inside one call.
         """
         if not self.requires_grad:
-            raise RuntimeError("backward: this tensor does not require a gradient and has no graph")
+            raise RuntimeError("backward: this tensor does not require a gradient and "
+                               "has no graph")
         if gradient is None:
             if self.size != 1:
-                raise RuntimeError(f"grad can be implicitly created only for one-element outputs, "
-                                   f"got shape {self.shape}; pass backward(gradient)")
+                raise RuntimeError(f"grad can be implicitly created only for "
+                                   f"one-element outputs, got shape {self.shape}; "
+                                   f"pass backward(gradient)")
             seed = np.ones_like(self.data)
         else:
             seed = np.array(as_array(gradient, "gradient"), dtype=np.float64)
             if seed.shape != self.shape:
-                raise ValueError(f"gradient has shape {seed.shape} but the tensor has shape {self.shape}")
+                raise ValueError(f"gradient has shape {seed.shape} but the tensor has "
+                                 f"shape {self.shape}")
         pending: dict[int, np.ndarray] = {id(self): seed}
         for node in reversed(_topological_order(self)):
             g = pending.pop(id(node), None)
@@ -528,8 +533,8 @@ class Tensor:
                 if pg is None or not parent.requires_grad:
                     continue
                 key = id(parent)
-                # a parent used by several nodes: sum the contributions (never in place: ``pg``
-                # may be the very array another node holds)
+                # a parent used by several nodes: sum the contributions (never in place:
+                # ``pg`` may be the very array another node holds)
                 pending[key] = pg if key not in pending else pending[key] + pg
 
 

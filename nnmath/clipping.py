@@ -109,8 +109,8 @@ def clip_grads_with_norm_(parameters: Parameter | Iterable[Parameter], max_norm:
             p.grad *= coef
 
 
-def clip_grad_norm_(parameters: Parameter | Iterable[Parameter], max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> float:
+def clip_grad_norm_(parameters: Parameter | Iterable[Parameter], max_norm: float,
+                    norm_type: float = 2.0, error_if_nonfinite: bool = False) -> float:
     r"""Clip the *global* gradient norm of ``parameters`` to ``max_norm``, in place
     (``torch.nn.utils.clip_grad_norm_``).
 
@@ -134,8 +134,9 @@ def clip_grad_norm_(parameters: Parameter | Iterable[Parameter], max_norm: float
     Returns
     -------
     float
-        The total norm **before** clipping (PyTorch returns it as a 0-d tensor) — log it: a
-        gradient norm that keeps hitting the threshold is the first sign of an unstable run.
+        The total norm **before** clipping (PyTorch returns it as a 0-d tensor) — log
+        it: a gradient norm that keeps hitting the threshold is the first sign of an
+        unstable run.
     """
     params = _param_list(parameters)
     total = get_total_norm([p.grad for p in params], norm_type, error_if_nonfinite)

@@ -183,19 +183,24 @@ class _Geometry:
         return xp[:, :, pt:xp.shape[2] - pb, pl:xp.shape[3] - pr]
 
 
-def _im2col(x: Array, g: _Geometry, value: float = 0.0, out: Array | None = None) -> Array:
-    """Columns ``(N, C*kH*kW, OH*OW)`` of ``x`` (padded with ``value``), ordered like ``F.unfold``;
-    written into ``out`` (C-contiguous, that shape) if given."""
+def _im2col(x: Array, g: _Geometry, value: float = 0.0,
+            out: Array | None = None) -> Array:
+    """Columns ``(N, C*kH*kW, OH*OW)`` of ``x`` (padded with ``value``), ordered like
+    ``F.unfold``; written into ``out`` (C-contiguous, that shape) if given."""
     xp = g.pad(x, value)
     N, C = xp.shape[:2]
     (kh, kw), (sh, sw), (dh, dw), (OH, OW) = g.kernel, g.stride, g.dilation, g.out_hw
     sN, sC, sH, sW = xp.strides
-    # a read-only view: axis (u, v) walks the kernel taps, axis (i, j) the output positions
+    # a read-only view: axis (u, v) walks the kernel taps, axis (i, j) the output
+    # positions
     windows = as_strided(xp, shape=(N, C, kh, kw, OH, OW),
-                         strides=(sN, sC, dh * sH, dw * sW, sh * sH, sw * sW), writeable=False)
+                         strides=(sN, sC, dh * sH, dw * sW, sh * sH, sw * sW),
+                         writeable=False)
     if out is None:
-        return windows.reshape(N, C * kh * kw, OH * OW)  # the reshape copies: one column per window
-    out.reshape(windows.shape)[...] = windows            # the same one copy, into the caller's array
+        # the reshape copies: one column per window
+        return windows.reshape(N, C * kh * kw, OH * OW)
+    # the same one copy, into the caller's array
+    out.reshape(windows.shape)[...] = windows
     return out
 
 
@@ -224,16 +229,18 @@ def _taps(g: _Geometry) -> Iterator[tuple[int, int, tuple[slice, slice], tuple[s
 
 
 def _col2im(cols: Array, g: _Geometry, out: Array | None = None) -> Array:
-    """Adjoint of :func:`_im2col`: add each column entry back onto its pixel (entries that were copied
-    from the padding have no pixel and are dropped); into ``out`` (overwritten) if given."""
-    (C, H, W), N = g.x_shape[1:], cols.shape[0]     # N from the data: a chunk of the batch works
+    """Adjoint of :func:`_im2col`: add each column entry back onto its pixel (entries
+    that were copied from the padding have no pixel and are dropped); into ``out``
+    (overwritten) if given."""
+    # N from the data: a chunk of the batch works
+    (C, H, W), N = g.x_shape[1:], cols.shape[0]
     (kh, kw), (OH, OW) = g.kernel, g.out_hw
     cols = cols.reshape(N, C, kh, kw, OH, OW)
     out = _zeros((N, C, H, W), cols.dtype, out)
-    # One kernel tap (u, v) at a time: its targets are distinct pixels, so a basic-slice `+=` is exact;
-    # different taps that hit the same pixel are summed by successive iterations. Each tap adds only
-    # the windows for which it lands inside the image, straight into the unpadded result: no padded
-    # buffer to allocate, crop and copy.
+    # One kernel tap (u, v) at a time: its targets are distinct pixels, so a basic-slice
+    # `+=` is exact; different taps that hit the same pixel are summed by successive
+    # iterations. Each tap adds only the windows for which it lands inside the image,
+    # straight into the unpadded result: no padded buffer to allocate, crop and copy.
     for u, v, (rows, cols_v), (i, j) in _taps(g):
         out[:, :, rows, cols_v] += cols[:, :, u, v, i, j]
     return out
@@ -409,9 +416,11 @@ def _check_dout(dout: ArrayLike, expected: tuple[int, ...]) -> Array:
     return dout
 
 
-def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, stride: IntPair = 1,
-           padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, ConvCache]:
-    r"""2-D convolution layer (a cross-correlation), ``torch.nn.functional.conv2d`` without groups.
+def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+           stride: IntPair = 1, padding: Padding = 0, dilation: IntPair = 1
+           ) -> tuple[Array, ConvCache]:
+    r"""2-D convolution layer (a cross-correlation), ``torch.nn.functional.conv2d``
+    without groups.
 
     .. math::
 
@@ -420,8 +429,8 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, strid
         &\qquad x^{\mathrm{pad}}_{n,c,s_h i + d_h u, s_w j + d_w v}
         \end{aligned}
 
-    computed as ``w.reshape(C_out, -1) @ im2col(x)``: one matrix product per sample, in a single
-    broadcast ``matmul`` call.
+    computed as ``w.reshape(C_out, -1) @ im2col(x)``: one matrix product per sample, in
+    a single broadcast ``matmul`` call.
 
     Parameters
     ----------
@@ -431,45 +440,53 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, strid
     bias : array_like of shape (C_out,), optional
     stride, dilation : int or pair of ints
     padding : int, pair of ints, ``'valid'`` or ``'same'``
-        Zeros added on both sides; ``'same'`` (stride 1 only) pads so that the output has the input's
-        size, with the extra row/column at the bottom/right for an even dilated kernel, as PyTorch.
+        Zeros added on both sides; ``'same'`` (stride 1 only) pads so that the output
+        has the input's size, with the extra row/column at the bottom/right for an even
+        dilated kernel, as PyTorch.
 
     Returns
     -------
     out : ndarray of shape (N, C_out, OH, OW)
         ``OH = conv_output_size(H, kH, s_h, p_h, d_h)``, likewise ``OW``.
     cache : ConvCache
-        ``(cols, weight, has_bias, geometry)``. The columns are kept because the weight gradient
-        needs every receptive field again; rebuilding them would cost a second im2col, keeping them
-        costs kH*kW times the input's memory.
+        ``(cols, weight, has_bias, geometry)``. The columns are kept because the weight
+        gradient needs every receptive field again; rebuilding them would cost a second
+        im2col, keeping them costs kH*kW times the input's memory.
 
     Raises
     ------
     ValueError
-        Wrong number of dimensions, ``x`` and ``weight`` disagreeing on ``C_in``, a bias of the wrong
-        shape, or a kernel larger than the padded input — each message gives the shapes.
+        Wrong number of dimensions, ``x`` and ``weight`` disagreeing on ``C_in``, a bias
+        of the wrong shape, or a kernel larger than the padded input — each message
+        gives the shapes.
     """
     x, weight, bias = _check_conv_args(x, weight, bias)
     g = _Geometry.build(x.shape, weight.shape[2:], stride, padding, dilation)
-    N, C_out, K, P = x.shape[0], weight.shape[0], weight[0].size, g.out_hw[0] * g.out_hw[1]
+    N, C_out, K, P = (x.shape[0], weight.shape[0], weight[0].size,
+                      g.out_hw[0] * g.out_hw[1])
     w2 = weight.reshape(C_out, K)
     cols = np.empty((N, K, P), dtype=np.result_type(x, weight))
     out = np.empty((N, C_out, P), dtype=cols.dtype)
 
-    def chunk(n: slice) -> None:                # samples n: their columns, then their product
-        _im2col(x[n], g, out=cols[n])           # (n, C_in*kH*kW, OH*OW)
-        np.matmul(w2, cols[n], out=out[n])      # (C_out, K) @ (n, K, P) -> (n, C_out, P)
+    # samples n: their columns, then their product
+    def chunk(n: slice) -> None:
+        _im2col(x[n], g, out=cols[n])       # (n, C_in*kH*kW, OH*OW)
+        np.matmul(w2, cols[n], out=out[n])  # (C_out, K) @ (n, K, P) -> (n, C_out, P)
 
     over_batch(chunk, N, work=N * C_out * K * P)
     if bias is not None:
         out += bias[:, None]
-    return out.reshape(N, C_out, *g.out_hw), ConvCache(cols, weight, bias is not None, g)
+    return (out.reshape(N, C_out, *g.out_hw),
+            ConvCache(cols, weight, bias is not None, g))
 
 
-def conv2d_backward(dout: ArrayLike, cache: ConvCache) -> tuple[Array, Array, Array | None]:
-    r"""Gradients of :func:`conv2d`: ``(dx, dweight, dbias)`` (``dbias`` is ``None`` without bias).
+def conv2d_backward(dout: ArrayLike, cache: ConvCache
+                    ) -> tuple[Array, Array, Array | None]:
+    r"""Gradients of :func:`conv2d`: ``(dx, dweight, dbias)`` (``dbias`` is ``None``
+    without bias).
 
-    With :math:`\bar y` reshaped to ``(N, C_out, OH*OW)`` and :math:`w` to ``(C_out, K)``:
+    With :math:`\bar y` reshaped to ``(N, C_out, OH*OW)`` and :math:`w` to
+    ``(C_out, K)``:
 
     .. math::
 
@@ -479,40 +496,49 @@ def conv2d_backward(dout: ArrayLike, cache: ConvCache) -> tuple[Array, Array, Ar
         \bar x &= \mathrm{col2im}(w^\top \bar y).
         \end{aligned}
 
-    Elementwise, :math:`\bar w_{o,c,u,v} = \sum_{n,i,j} \bar y_{n,o,i,j}\, x^{\mathrm{pad}}_{n,c,s i+d u, s j+d v}`
-    (a correlation of the input with the upstream gradient) and, for stride 1, :math:`\bar x` is the
-    full convolution of :math:`\bar y` with the kernel (a correlation with the flipped kernel).
+    Elementwise, :math:`\bar w_{o,c,u,v} = \sum_{n,i,j} \bar y_{n,o,i,j}\,
+    x^{\mathrm{pad}}_{n,c,s i+d u, s j+d v}` (a correlation of the input with the
+    upstream gradient) and, for stride 1, :math:`\bar x` is the full convolution of
+    :math:`\bar y` with the kernel (a correlation with the flipped kernel).
 
-    :math:`\bar w` reuses the columns that :func:`conv2d` cached, so the backward pass builds no
-    columns of its own: one batched matrix product for :math:`\bar w`, and col2im of
-    :math:`w^\top \bar y` — computed one kernel tap at a time (``_col2im_matmul``) when there
-    are enough input channels for each tap's product to be an efficient matrix product (measured
-    with ``benchmarks/conv.py``), as one product and ``_col2im`` otherwise.
+    :math:`\bar w` reuses the columns that :func:`conv2d` cached, so the backward pass
+    builds no columns of its own: one batched matrix product for :math:`\bar w`, and
+    col2im of :math:`w^\top \bar y` — computed one kernel tap at a time
+    (``_col2im_matmul``) when there are enough input channels for each tap's product to
+    be an efficient matrix product (measured with ``benchmarks/conv.py``), as one
+    product and ``_col2im`` otherwise.
     """
     cols, weight, has_bias, g = cache
     (N, K, P), C_out = cols.shape, weight.shape[0]
     dout = _check_dout(dout, (N, C_out, *g.out_hw)).reshape(N, C_out, P)
     dx = np.empty(g.x_shape, dtype=np.result_type(cols, dout))
 
-    def chunk(n: slice) -> Array:               # samples n: their input gradient, their share of dw
+    # samples n: their input gradient, their share of dw
+    def chunk(n: slice) -> Array:
         if weight.shape[1] >= _TAPWISE_MIN_CHANNELS:
-            _col2im_matmul(weight, dout[n], g, out=dx[n])    # col2im(w^T dout), tap by tap
-        else:   # few input channels: per-tap products of C_in rows are too thin for BLAS
+            # col2im(w^T dout), tap by tap
+            _col2im_matmul(weight, dout[n], g, out=dx[n])
+        else:
+            # few input channels: per-tap products of C_in rows are too thin for BLAS
             _col2im(weight.reshape(C_out, K).T @ dout[n], g, out=dx[n])
-        # the cached columns again: products (C_out, P) @ (P, K), summed over the samples (one
-        # product over (N*P) would first copy cols into a 2-D layout, which costs more than it saves)
+        # the cached columns again: products (C_out, P) @ (P, K), summed over the
+        # samples (one product over (N*P) would first copy cols into a 2-D layout, which
+        # costs more than it saves)
         return (dout[n] @ cols[n].transpose(0, 2, 1)).sum(axis=0)
 
-    parts = over_batch(chunk, N, work=2 * N * C_out * K * P)   # one partial sum per chunk, in order
+    # one partial sum per chunk, in order
+    parts = over_batch(chunk, N, work=2 * N * C_out * K * P)
     dweight = functools.reduce(np.add, parts).reshape(weight.shape)
     dbias = dout.sum(axis=(0, 2)) if has_bias else None
     return dx, dweight, dbias
 
 
-def conv2d_naive(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, stride: IntPair = 1,
-                 padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, ConvNaiveCache]:
+def conv2d_naive(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+                 stride: IntPair = 1, padding: Padding = 0, dilation: IntPair = 1
+                 ) -> tuple[Array, ConvNaiveCache]:
     """Loop reference for :func:`conv2d` (same arguments and output): the textbook loop
-    ``np.sum(window * kernel)`` at every sample, output channel and position. For tests and the book."""
+    ``np.sum(window * kernel)`` at every sample, output channel and position. For tests
+    and the book."""
     x, weight, bias = _check_conv_args(x, weight, bias)
     g = _Geometry.build(x.shape, weight.shape[2:], stride, padding, dilation)
     xp = g.pad(x)
@@ -523,8 +549,11 @@ def conv2d_naive(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
         for o in range(C_out):
             for i in range(OH):
                 for j in range(OW):
-                    window = xp[n, :, i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
-                    out[n, o, i, j] = np.sum(window * weight[o]) + (bias[o] if bias is not None else 0.0)
+                    window = xp[n, :, i * sh:i * sh + dh * (kh - 1) + 1:dh,
+                                j * sw:j * sw + dw * (kw - 1) + 1:dw]
+                    out[n, o, i, j] = (
+                        np.sum(window * weight[o])
+                        + (bias[o] if bias is not None else 0.0))
     return out, ConvNaiveCache(xp, weight, bias is not None, g)
 
 

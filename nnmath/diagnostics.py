@@ -297,15 +297,16 @@ def _keeping_grads(model: Module, compute: Callable[[], np.ndarray]) -> np.ndarr
 
 
 def input_output_jacobian(model: Module, x: ArrayLike) -> Array:
-    r"""The exact Jacobian :math:`J_{ki} = \partial y_k/\partial x_i` of ``model`` at ``x``.
+    r"""The exact Jacobian :math:`J_{ki} = \partial y_k/\partial x_i` of ``model`` at
+    ``x``.
 
     Backward passes compute vector-Jacobian products :math:`\bar y^\top J`; with
-    :math:`\bar y = e_k` that is row :math:`k` of :math:`J`. All rows at once: the input is
-    repeated ``D_out`` times into one batch, and the batch of upstream gradients is the identity
-    matrix — one forward and one backward pass, vectorised (compare
-    :func:`input_output_jacobian_naive`, one backward per output). This needs each sample's output
-    to depend on that sample only (no batch statistics: put batch norm in ``eval()`` mode).
-    Parameter gradients are left as they were.
+    :math:`\bar y = e_k` that is row :math:`k` of :math:`J`. All rows at once: the input
+    is repeated ``D_out`` times into one batch, and the batch of upstream gradients is
+    the identity matrix — one forward and one backward pass, vectorised (compare
+    :func:`input_output_jacobian_naive`, one backward per output). This needs each
+    sample's output to depend on that sample only (no batch statistics: put batch norm
+    in ``eval()`` mode). Parameter gradients are left as they were.
 
     Parameters
     ----------
@@ -321,8 +322,10 @@ def input_output_jacobian(model: Module, x: ArrayLike) -> Array:
     n = X.shape[0]
 
     def compute() -> np.ndarray:
-        model.forward(np.repeat(X, d_out, axis=0))            # rows n*D_out .. n*D_out+D_out-1 are copies of x_n
-        rows = model.backward(np.tile(np.eye(d_out), (n, 1)))  # ... and get upstream e_0 .. e_{D_out-1}
+        # rows n*D_out .. n*D_out+D_out-1 are copies of x_n
+        model.forward(np.repeat(X, d_out, axis=0))
+        # ... and get upstream e_0 .. e_{D_out-1}
+        rows = model.backward(np.tile(np.eye(d_out), (n, 1)))
         return rows.reshape(n, d_out, X.shape[1])
 
     J = _keeping_grads(model, compute)

@@ -54,21 +54,22 @@ def _check_p(p: Any) -> float:
 
 def dropout(x: ArrayLike, p: float = 0.5, training: bool = True,
             rng: np.random.Generator | None = None) -> tuple[Array, DropoutCache]:
-    r"""Inverted dropout: zero each entry with probability ``p``, scale the rest by :math:`1/(1-p)`.
+    r"""Inverted dropout: zero each entry with probability ``p``, scale the rest by
+    :math:`1/(1-p)`.
 
     Parameters
     ----------
     x : array_like, any shape
-        The input; every entry is dropped independently (PyTorch's ``F.dropout``; for whole
-        channels see ``Dropout2d`` in PyTorch, which nnmath does not have).
+        The input; every entry is dropped independently (PyTorch's ``F.dropout``; for
+        whole channels see ``Dropout2d`` in PyTorch, which nnmath does not have).
     p : float
         Drop probability in :math:`[0, 1]`, default 0.5 as in PyTorch.
     training : bool
         When ``False`` (evaluation), the output is ``x`` unchanged.
     rng : numpy.random.Generator, optional
-        Source of the mask; the package-wide generator when omitted. No random numbers are
-        drawn when dropout is the identity (evaluation or ``p = 0``) or drops everything
-        (``p = 1``).
+        Source of the mask; the package-wide generator when omitted. No random numbers
+        are drawn when dropout is the identity (evaluation or ``p = 0``) or drops
+        everything (``p = 1``).
 
     Returns
     -------
@@ -87,7 +88,8 @@ def dropout(x: ArrayLike, p: float = 0.5, training: bool = True,
     if not training or p == 0.0:
         return x.copy(), DropoutCache(None, 1.0, x.shape)
     if p == 1.0:
-        return np.zeros_like(x), DropoutCache(np.zeros(x.shape, dtype=bool), 0.0, x.shape)
+        return np.zeros_like(x), DropoutCache(np.zeros(x.shape, dtype=bool), 0.0,
+                                              x.shape)
     mask = get_rng(rng).random(x.shape) >= p          # P(keep) = P(U >= p) = 1 - p
     scale = 1.0 / (1.0 - p)
     out = np.where(mask, x, 0.0).astype(x.dtype, copy=False) * x.dtype.type(scale)
@@ -95,7 +97,8 @@ def dropout(x: ArrayLike, p: float = 0.5, training: bool = True,
 
 
 def dropout_backward(dout: ArrayLike, cache: DropoutCache) -> Array:
-    r""":math:`\bar x = \frac{m}{1-p} \odot \bar h` — the forward's mask and scale, applied to ``dout``.
+    r""":math:`\bar x = \frac{m}{1-p} \odot \bar h` — the forward's mask and scale,
+    applied to ``dout``.
 
     Dropout is linear in :math:`x` for a fixed mask, with the diagonal Jacobian
     :math:`\mathrm{diag}(m)/(1-p)`.
@@ -103,12 +106,14 @@ def dropout_backward(dout: ArrayLike, cache: DropoutCache) -> Array:
     mask, scale, shape = cache
     dout = as_array(dout, "dout")
     if dout.shape != shape:
-        raise ValueError(f"dout must have the output's shape {shape}, got dout.shape={dout.shape}")
+        raise ValueError(f"dout must have the output's shape {shape}, "
+                         f"got dout.shape={dout.shape}")
     if mask is None:
         return dout.copy()
     if scale == 0.0:
         return np.zeros_like(dout)
-    return np.where(mask, dout, 0.0).astype(dout.dtype, copy=False) * dout.dtype.type(scale)
+    return (np.where(mask, dout, 0.0).astype(dout.dtype, copy=False)
+            * dout.dtype.type(scale))
 
 
 class Dropout(Module):

@@ -83,13 +83,14 @@ def ensemble_linear_backward(dout: ArrayLike, cache: tuple[Array, Array, bool, b
                              ) -> tuple[Array, Array, Array | None]:
     r"""Gradients of :func:`ensemble_linear`: ``(dx, dW, db)`` with
     :math:`\bar x_e = \bar z_e W_e^\top`, :math:`\bar W_e = x_e^\top \bar z_e`,
-    :math:`\bar b_e = \sum_n \bar z_{e,n}`. For a shared input ``x`` of shape ``(N, D_in)``,
-    ``dx`` is the sum over the members (every member read it)."""
+    :math:`\bar b_e = \sum_n \bar z_{e,n}`. For a shared input ``x`` of shape
+    ``(N, D_in)``, ``dx`` is the sum over the members (every member read it)."""
     x, W, has_bias, shared = cache
     dout = as_array(dout, "dout")
     expected = (W.shape[0], x.shape[-2], W.shape[2])
     if dout.shape != expected:
-        raise ValueError(f"dout must have the output's shape {expected}, got dout.shape={dout.shape}")
+        raise ValueError(f"dout must have the output's shape {expected}, "
+                         f"got dout.shape={dout.shape}")
     dx = np.matmul(dout, W.transpose(0, 2, 1))
     if shared:
         dx = dx.sum(axis=0)

@@ -81,10 +81,10 @@ def blockwise_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, block_size: in
                         ) -> tuple[Array, BlockwiseCache]:
     r"""Attention :math:`\operatorname{softmax}(\alpha QK^\top)V` computed tile by tile.
 
-    Equal to :func:`~nnmath.attention.scaled_dot_product_attention` with the same ``is_causal``
-    and ``scale`` (to rounding, for every ``block_size``), while holding at most one
-    ``block_size`` × ``block_size`` tile of scores at a time instead of the whole
-    :math:`T \times S` matrix.
+    Equal to :func:`~nnmath.attention.scaled_dot_product_attention` with the same
+    ``is_causal`` and ``scale`` (to rounding, for every ``block_size``), while holding
+    at most one ``block_size`` × ``block_size`` tile of scores at a time instead of the
+    whole :math:`T \times S` matrix.
 
     Parameters
     ----------
@@ -92,11 +92,11 @@ def blockwise_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, block_size: in
     k : array_like of shape (..., S, d_k)
     v : array_like of shape (..., S, d_v)
     block_size : int
-        Edge of a tile, for query rows and key columns alike; need not divide ``T`` or ``S``
-        (the last tile is smaller).
+        Edge of a tile, for query rows and key columns alike; need not divide ``T`` or
+        ``S`` (the last tile is smaller).
     is_causal : bool
-        Query ``i`` attends to keys ``j <= i`` (top-left aligned when ``T != S``, as PyTorch);
-        tiles entirely above the diagonal are skipped.
+        Query ``i`` attends to keys ``j <= i`` (top-left aligned when ``T != S``, as
+        PyTorch); tiles entirely above the diagonal are skipped.
     scale : float, optional
         :math:`\alpha`, default :math:`1/\sqrt{d_k}`.
 
@@ -105,8 +105,8 @@ def blockwise_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, block_size: in
     out : ndarray of shape (..., T, d_v)
         Zeros for a query with no key (``S = 0``).
     cache : BlockwiseCache
-        Inputs, output and the row log-sum-exp: :math:`O(T)` numbers beyond the inputs, where
-        plain attention keeps :math:`T \times S`.
+        Inputs, output and the row log-sum-exp: :math:`O(T)` numbers beyond the inputs,
+        where plain attention keeps :math:`T \times S`.
     """
     q, k, v = as_array(q, "q"), as_array(k, "k"), as_array(v, "v")
     _check(q, k, v, block_size)
@@ -123,20 +123,25 @@ def blockwise_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, block_size: in
         acc = np.zeros(batch + (rows, v.shape[-1]))  # running numerator, relative to m
         for j0 in range(0, S, block_size):
             if is_causal and j0 > i0 + rows - 1:
-                break                               # every later tile is above the diagonal
-            s = _tile_scores(q_i, k[..., j0:j0 + block_size, :], scale, i0, j0, is_causal)
+                break   # every later tile is above the diagonal
+            s = _tile_scores(q_i, k[..., j0:j0 + block_size, :], scale, i0, j0,
+                             is_causal)
             m_new = np.maximum(m, s.max(axis=-1))
-            shift = np.where(np.isneginf(m_new), 0.0, m_new)   # rows with no key yet stay at 0
+            # rows with no key yet stay at 0
+            shift = np.where(np.isneginf(m_new), 0.0, m_new)
             p = np.exp(s - shift[..., None])
             alpha = np.exp(m - shift)
             ell = alpha * ell + p.sum(axis=-1)
             acc = alpha[..., None] * acc + p @ v[..., j0:j0 + block_size, :]
             m = m_new
         alive = ell > 0
-        out[..., i0:i0 + rows, :] = np.divide(acc, ell[..., None], out=np.zeros_like(acc),
+        out[..., i0:i0 + rows, :] = np.divide(acc, ell[..., None],
+                                              out=np.zeros_like(acc),
                                               where=alive[..., None])
-        lse[..., i0:i0 + rows] = np.where(alive, m + np.log(np.where(alive, ell, 1.0)), -np.inf)
-    return out, BlockwiseCache(q, k, v, out, lse, int(block_size), bool(is_causal), scale)
+        lse[..., i0:i0 + rows] = np.where(alive, m + np.log(np.where(alive, ell, 1.0)),
+                                          -np.inf)
+    return out, BlockwiseCache(q, k, v, out, lse, int(block_size), bool(is_causal),
+                               scale)
 
 
 def blockwise_attention_backward(dout: ArrayLike, cache: BlockwiseCache) -> tuple[Array, Array, Array]:

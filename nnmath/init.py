@@ -117,19 +117,21 @@ def _shape_of(tensor: Parameter | np.ndarray | tuple[int, ...]) -> tuple[int, ..
     return tuple(int(s) for s in tensor)
 
 
-def calculate_fan_in_and_fan_out(tensor: Parameter | np.ndarray | tuple[int, ...]) -> tuple[int, int]:
+def calculate_fan_in_and_fan_out(tensor: Parameter | np.ndarray | tuple[int, ...]
+                                 ) -> tuple[int, int]:
     r"""``(fan_in, fan_out)`` of a weight in nnmath's layouts.
 
-    ============================================  ========================  =========================
-    layout                                        fan_in                    fan_out
-    ============================================  ========================  =========================
-    2-D ``Linear`` weight ``(in, out)``           ``shape[0]``              ``shape[1]``
-    conv kernel ``(out, in, k1, k2, ...)``        ``shape[1]·k1·k2···``     ``shape[0]·k1·k2···``
-    ============================================  ========================  =========================
+    ======================================  =====================  =====================
+    layout                                  fan_in                 fan_out
+    ======================================  =====================  =====================
+    2-D ``Linear`` weight ``(in, out)``     ``shape[0]``           ``shape[1]``
+    conv kernel ``(out, in, k1, k2, ...)``  ``shape[1]·k1·k2···``  ``shape[0]·k1·k2···``
+    ======================================  =====================  =====================
 
-    The 2-D rule is the transpose of ``torch.nn.init._calculate_fan_in_and_fan_out`` because
-    nnmath's ``Linear`` weight is the transpose of PyTorch's; the convolution rule is PyTorch's.
-    Either way ``fan_in`` is the number of inputs summed into one output unit.
+    The 2-D rule is the transpose of ``torch.nn.init._calculate_fan_in_and_fan_out``
+    because nnmath's ``Linear`` weight is the transpose of PyTorch's; the convolution
+    rule is PyTorch's. Either way ``fan_in`` is the number of inputs summed into one
+    output unit.
 
     Parameters
     ----------
@@ -143,7 +145,8 @@ def calculate_fan_in_and_fan_out(tensor: Parameter | np.ndarray | tuple[int, ...
     """
     shape = _shape_of(tensor)
     if len(shape) < 2:
-        raise ValueError(f"fan_in and fan_out need an array with at least 2 dimensions, got shape {shape}")
+        raise ValueError(f"fan_in and fan_out need an array with at least 2 "
+                         f"dimensions, got shape {shape}")
     if len(shape) == 2:
         return shape[0], shape[1]
     receptive_field = math.prod(shape[2:])
@@ -264,13 +267,15 @@ def kaiming_uniform_(tensor: T, a: float = 0.0, mode: FanMode = "fan_in", nonlin
     return _fill(tensor, get_rng(rng).uniform(-bound, bound, size=arr.shape))
 
 
-def kaiming_normal_(tensor: T, a: float = 0.0, mode: FanMode = "fan_in", nonlinearity: str = "leaky_relu",
+def kaiming_normal_(tensor: T, a: float = 0.0, mode: FanMode = "fan_in",
+                    nonlinearity: str = "leaky_relu",
                     rng: np.random.Generator | None = None) -> T:
-    r"""He et al. (2015) initialization, normal:
-    :math:`\mathcal N(0, \text{std}^2)` with :math:`\text{std} = \text{gain}/\sqrt{\mathrm{fan\_mode}}`
-    (``torch.nn.init.kaiming_normal_``; same arguments and defaults as :func:`kaiming_uniform_`).
-    With ``nonlinearity='relu'`` this is the :math:`\operatorname{Var}[w] = 2/n_\text{in}` of the
-    paper. A zero-size array is left unchanged."""
+    r"""He et al. (2015) initialization, normal: :math:`\mathcal N(0, \text{std}^2)`
+    with :math:`\text{std} = \text{gain}/\sqrt{\mathrm{fan\_mode}}`
+    (``torch.nn.init.kaiming_normal_``; same arguments and defaults as
+    :func:`kaiming_uniform_`). With ``nonlinearity='relu'`` this is the
+    :math:`\operatorname{Var}[w] = 2/n_\text{in}` of the paper. A zero-size array is
+    left unchanged."""
     arr = _target(tensor)
     if arr.size == 0:
         return tensor

@@ -65,17 +65,20 @@ def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike | None = None) -> tuple[Arra
     return y, LinearCache(x, W, b is not None)
 
 
-def linear_backward(dout: ArrayLike, cache: LinearCache) -> tuple[Array, Array, Array | None]:
+def linear_backward(dout: ArrayLike, cache: LinearCache
+                    ) -> tuple[Array, Array, Array | None]:
     r"""Gradients of :func:`linear`: ``(dx, dW, db)`` with
-    :math:`\bar x = \bar y W^\top`, :math:`\bar W = x^\top \bar y`, :math:`\bar b = \sum_n \bar y_n`
-    (``db`` is ``None`` when there was no bias)."""
+    :math:`\bar x = \bar y W^\top`, :math:`\bar W = x^\top \bar y`,
+    :math:`\bar b = \sum_n \bar y_n` (``db`` is ``None`` when there was no bias)."""
     x, W, has_bias = cache
     dout = as_array(dout, "dout")
     expected = x.shape[:-1] + (W.shape[1],)
     if dout.shape != expected:
-        raise ValueError(f"dout must have the output's shape {expected}, got dout.shape={dout.shape}")
+        raise ValueError(f"dout must have the output's shape {expected}, "
+                         f"got dout.shape={dout.shape}")
     dx = dout @ W.T
-    if x.ndim != 2:   # leading batch axes: every sample and position contributes to dW and db
+    # leading batch axes: every sample and position contributes to dW and db
+    if x.ndim != 2:
         rows = math.prod(x.shape[:-1])
         x, dout = x.reshape(rows, W.shape[0]), dout.reshape(rows, W.shape[1])
     dW = x.T @ dout

@@ -74,7 +74,8 @@ class SwiGLU(Module):
     def backward(self, dout: ArrayLike) -> Array:
         g, b, silu_cache = self._require_cache(self._cache)
         du = self.w2.backward(dout)
-        return self.w1.backward(silu_backward(du * b, silu_cache)) + self.w3.backward(du * g)
+        return (self.w1.backward(silu_backward(du * b, silu_cache))
+                + self.w3.backward(du * g))
 
 
 @dataclass
@@ -113,12 +114,15 @@ class CausalSelfAttention(Module):
         self.proj = Linear(d_model, d_model, bias=False, rng=rng)
         self._cache: Any = None
 
-    def forward(self, x: ArrayLike, cache: KVCache | None = None, layer: int = 0) -> Array:
+    def forward(self, x: ArrayLike, cache: KVCache | None = None,
+                layer: int = 0) -> Array:
         x = as_array(x, "x")
         if x.ndim != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"x must have shape (N, T, d_model={self.d_model}), got {x.shape}")
+            raise ValueError(f"x must have shape (N, T, d_model={self.d_model}), "
+                             f"got {x.shape}")
         T = x.shape[1]
-        q, k, v = (_split_heads(a, self.n_heads) for a in np.split(self.qkv(x), 3, axis=-1))
+        q, k, v = (_split_heads(a, self.n_heads)
+                   for a in np.split(self.qkv(x), 3, axis=-1))
         start = cache.length if cache is not None else 0
         positions = np.arange(start, start + T)
         rq = rk = None
@@ -136,7 +140,8 @@ class CausalSelfAttention(Module):
         S = k.shape[2]
         if S == T:
             o, attn = scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:            # new queries at positions S-T .. S-1 see keys up to their own position
+        else:
+            # new queries at positions S-T .. S-1 see keys up to their own position
             allowed = np.arange(S)[None, :] <= (S - T) + np.arange(T)[:, None]
             o, attn = scaled_dot_product_attention(q, k, v, attn_mask=allowed)
         self._cache = (attn, rq, rk)
@@ -164,7 +169,8 @@ class DecoderBlock(Module):
         self.attn = CausalSelfAttention(d_model, n_heads, rope=rope, rng=rng)
         self.ffn = SwiGLU(d_model, d_ff, rng=rng)
 
-    def forward(self, x: ArrayLike, cache: KVCache | None = None, layer: int = 0) -> Array:
+    def forward(self, x: ArrayLike, cache: KVCache | None = None,
+                layer: int = 0) -> Array:
         h = x + self.attn(self.norm1(x), cache, layer)
         return h + self.ffn(self.norm2(h))
 

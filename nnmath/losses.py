@@ -87,7 +87,8 @@ def mse_loss(input: ArrayLike, target: ArrayLike, reduction: Reduction = "mean")
 
 
 def mse_loss_backward(dout: ArrayLike, cache: MSECache) -> Array:
-    r""":math:`\bar{\hat y} = \frac{2}{n}(\hat y - y)\,\bar L` (without the :math:`1/n` for ``"sum"``)."""
+    r""":math:`\bar{\hat y} = \frac{2}{n}(\hat y - y)\,\bar L` (without the :math:`1/n`
+    for ``"sum"``)."""
     diff, reduction = cache
     return 2.0 * diff * _unreduce(dout, diff.shape, diff.size, reduction)
 
@@ -156,13 +157,15 @@ def cross_entropy(input: ArrayLike, target: ArrayLike, reduction: Reduction = "m
 
 
 def cross_entropy_backward(dout: ArrayLike, cache: CrossEntropyCache) -> Array:
-    r""":math:`\bar z_n = (p_n - y_n)\,\bar\ell_n`; with the mean over :math:`N`, :math:`(p - y)/N`.
+    r""":math:`\bar z_n = (p_n - y_n)\,\bar\ell_n`; with the mean over :math:`N`,
+    :math:`(p - y)/N`.
 
-    (For soft targets the general form is :math:`p\sum_c y_c - y`; rows of ``y`` sum to 1. The
-    smoothed target is such a soft target.)"""
+    (For soft targets the general form is :math:`p\sum_c y_c - y`; rows of ``y``
+    sum to 1. The smoothed target is such a soft target.)"""
     p, y, reduction = cache
     g = _unreduce(dout, (p.shape[0],), p.shape[0], reduction)
-    return (p * y.sum(axis=1, keepdims=True) - y) * (g[:, None] if isinstance(g, np.ndarray) else g)
+    return ((p * y.sum(axis=1, keepdims=True) - y)
+            * (g[:, None] if isinstance(g, np.ndarray) else g))
 
 
 class _Loss(FunctionalModule):

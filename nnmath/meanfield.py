@@ -231,19 +231,23 @@ def chi(q: ArrayLike, activation: Activation, sigma_w2: float, n_nodes: int = 12
     return sigma_w2 * gaussian_expectation(lambda x: dphi(x) ** 2, q, n_nodes)
 
 
-def gradient_factors(depth: int, activation: Activation, sigma_w2: float, sigma_b2: float = 0.0,
-                     input_second_moment: float = 1.0, n_nodes: int = 128) -> Array:
-    r"""Predicted per-layer factors :math:`\sqrt{\chi_\ell}` of the back-propagated gradient norm.
+def gradient_factors(depth: int, activation: Activation, sigma_w2: float,
+                     sigma_b2: float = 0.0, input_second_moment: float = 1.0,
+                     n_nodes: int = 128) -> Array:
+    r"""Predicted per-layer factors :math:`\sqrt{\chi_\ell}` of the back-propagated
+    gradient norm.
 
-    :math:`\|\bar h_{\ell-1}\| / \|\bar h_\ell\| \approx \sqrt{\chi_\ell}` with :math:`\chi_\ell`
-    evaluated at the variance :math:`q_\ell` of :func:`variance_recursion` (square layers, the
-    gradient treated as independent of the forward weights, as in the mean-field literature).
+    :math:`\|\bar h_{\ell-1}\| / \|\bar h_\ell\| \approx \sqrt{\chi_\ell}` with
+    :math:`\chi_\ell` evaluated at the variance :math:`q_\ell` of
+    :func:`variance_recursion` (square layers, the gradient treated as independent of
+    the forward weights, as in the mean-field literature).
 
     Returns
     -------
     ndarray, shape (depth,)
-        ``factors[l - 1]`` is the factor of layer ``l``; their product over all layers predicts
-        :math:`\|\bar h_0\| / \|\bar h_L\|`.
+        ``factors[l - 1]`` is the factor of layer ``l``; their product over all layers
+        predicts :math:`\|\bar h_0\| / \|\bar h_L\|`.
     """
-    q = variance_recursion(depth, activation, sigma_w2, sigma_b2, input_second_moment, n_nodes)
+    q = variance_recursion(depth, activation, sigma_w2, sigma_b2, input_second_moment,
+                           n_nodes)
     return np.sqrt(chi(q, activation, sigma_w2, n_nodes))

@@ -119,11 +119,12 @@ def deep_mlp(depth: int, width: int, activation: str | Callable[[], Module] = "t
 
 def digits_cnn(channels: tuple[int, int] = (8, 16), num_classes: int = 10,
                rng: np.random.Generator | None = None) -> Sequential:
-    """Two conv → batch norm → ReLU → 2×2 max-pool blocks and a linear classifier, for 8×8 images.
+    """Two conv → batch norm → ReLU → 2×2 max-pool blocks and a linear classifier, for
+    8×8 images.
 
-    Shapes for input ``(N, 1, 8, 8)``: ``(N, c1, 4, 4)`` after the first block, ``(N, c2, 2, 2)``
-    after the second, ``(N, 4 c2)`` flattened, ``(N, num_classes)`` logits. 3×3 kernels with
-    padding 1 keep the spatial size until each pool halves it.
+    Shapes for input ``(N, 1, 8, 8)``: ``(N, c1, 4, 4)`` after the first block,
+    ``(N, c2, 2, 2)`` after the second, ``(N, 4 c2)`` flattened, ``(N, num_classes)``
+    logits. 3×3 kernels with padding 1 keep the spatial size until each pool halves it.
     """
     c1, c2 = channels
     return Sequential(
@@ -171,7 +172,8 @@ def one_unit_rnn(w: ArrayLike, b: ArrayLike, x0: float = 0.5, steps: int = 50) -
 def one_unit_rnn_backward(dout: ArrayLike, cache: Any) -> tuple[Array, Array]:
     r"""Back-propagation through time for :func:`one_unit_rnn`: ``(dw, db)``.
 
-    With :math:`s_t = \sigma(x_{t-1})` and :math:`\bar x_T` the upstream gradient, going backwards
+    With :math:`s_t = \sigma(x_{t-1})` and :math:`\bar x_T` the upstream gradient, going
+    backwards
 
     .. math::
 
@@ -180,8 +182,8 @@ def one_unit_rnn_backward(dout: ArrayLike, cache: Any) -> tuple[Array, Array]:
         \bar x_{t-1} &= \bar x_t\, w\, \sigma'(x_{t-1}),
         \end{aligned}
 
-    so :math:`\bar x_0` carries the product :math:`\prod_t w\,\sigma'(x_{t-1})` — the factor that
-    explodes or vanishes.
+    so :math:`\bar x_0` carries the product :math:`\prod_t w\,\sigma'(x_{t-1})` — the
+    factor that explodes or vanishes.
     """
     w, caches = cache
     dx = as_array(dout, "dout") * np.ones_like(w)

@@ -131,13 +131,15 @@ def _affine_backward(dout: ArrayLike, cache: NormCache) -> tuple[Array, Array, A
 
 
 def _normalize_backward(dxhat: Array, cache: NormCache) -> Array:
-    """The compact form: ``rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))``."""
+    """The compact form:
+    ``rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))``."""
     if not cache.batch_stats:
         # fixed statistics: xhat = (x - running_mean) * rstd is affine in x
         return dxhat * cache.rstd
     xhat, axes = cache.xhat, cache.axes
-    # the two means are the gradient flowing back through mu (the first) and through sigma^2
-    # (the second); subtracting them projects dxhat onto the complement of {1, xhat}
+    # the two means are the gradient flowing back through mu (the first) and through
+    # sigma^2 (the second); subtracting them projects dxhat onto the complement of
+    # {1, xhat}
     return cache.rstd * (dxhat - dxhat.mean(axis=axes, keepdims=True)
                          - xhat * np.mean(dxhat * xhat, axis=axes, keepdims=True))
 
@@ -228,19 +230,22 @@ def batch_norm_backward(dout: ArrayLike, cache: NormCache) -> Grads:
 
         \begin{aligned}
         \bar{\hat x} &= \gamma\,\bar y,\\
-        \bar x &= \frac{1}{\sqrt{\sigma^2+\epsilon}}\Bigl(\bar{\hat x} - \operatorname{mean}(\bar{\hat x})\\
+        \bar x &= \frac{1}{\sqrt{\sigma^2+\epsilon}}\Bigl(\bar{\hat x}
+            - \operatorname{mean}(\bar{\hat x})\\
         &\qquad - \hat x\,\operatorname{mean}(\bar{\hat x}\odot\hat x)\Bigr),\\
         \bar\gamma &= \sum \bar y\odot\hat x, \qquad \bar\beta = \sum \bar y,
         \end{aligned}
 
-    means and sums over the batch (and spatial) axes. In evaluation mode the statistics are
-    constants and :math:`\bar x = \bar{\hat x}/\sqrt{\sigma^2_{\rm running}+\epsilon}`.
+    means and sums over the batch (and spatial) axes. In evaluation mode the statistics
+    are constants and
+    :math:`\bar x = \bar{\hat x}/\sqrt{\sigma^2_{\rm running}+\epsilon}`.
 
     Returns
     -------
     (dx, dgamma, dbeta)
-        ``dx`` has the shape of ``x``; ``dgamma`` and ``dbeta`` are ``None`` when ``gamma`` or
-        ``beta`` was not given (the package's convention: one gradient per positional input).
+        ``dx`` has the shape of ``x``; ``dgamma`` and ``dbeta`` are ``None`` when
+        ``gamma`` or ``beta`` was not given (the package's convention: one gradient per
+        positional input).
     """
     _, dxhat, dgamma, dbeta = _affine_backward(dout, cache)
     return _normalize_backward(dxhat, cache), dgamma, dbeta
@@ -249,9 +254,9 @@ def batch_norm_backward(dout: ArrayLike, cache: NormCache) -> Grads:
 def batch_norm_backward_staged(dout: ArrayLike, cache: NormCache) -> Grads:
     r"""Gradients of :func:`batch_norm`, one step per node of the computation graph.
 
-    The input reaches the output along three paths — directly through :math:`\hat x`, through
-    the mean :math:`\mu` and through the variance :math:`\sigma^2` — and the chain rule sums them
-    (Ioffe & Szegedy, 2015, Section 3):
+    The input reaches the output along three paths — directly through :math:`\hat x`,
+    through the mean :math:`\mu` and through the variance :math:`\sigma^2` — and the
+    chain rule sums them (Ioffe & Szegedy, 2015, Section 3):
 
     .. math::
 
@@ -261,12 +266,13 @@ def batch_norm_backward_staged(dout: ArrayLike, cache: NormCache) -> Grads:
         &\qquad \cdot\bigl(-\tfrac12\bigr)(\sigma^2+\epsilon)^{-3/2} \\
         \bar\mu &= \sum_i \bar{\hat x}_i\cdot\frac{-1}{\sqrt{\sigma^2+\epsilon}}\\
         &\qquad + \bar{\sigma^2}\cdot\frac{-2}{m}\sum_i (x_i-\mu) \\
-        \bar x_i &= \frac{\bar{\hat x}_i}{\sqrt{\sigma^2+\epsilon}} + \bar{\sigma^2}\,\frac{2(x_i-\mu)}{m}\\
+        \bar x_i &= \frac{\bar{\hat x}_i}{\sqrt{\sigma^2+\epsilon}}
+            + \bar{\sigma^2}\,\frac{2(x_i-\mu)}{m}\\
         &\qquad + \frac{\bar\mu}{m}.
         \end{aligned}
 
-    It returns the same gradients as :func:`batch_norm_backward`, which is this sum simplified;
-    the tests check one against the other.
+    It returns the same gradients as :func:`batch_norm_backward`, which is this sum
+    simplified; the tests check one against the other.
     """
     if not cache.batch_stats:
         return batch_norm_backward(dout, cache)
@@ -277,7 +283,8 @@ def batch_norm_backward_staged(dout: ArrayLike, cache: NormCache) -> Grads:
     var_eps = 1.0 / rstd**2                     # sigma^2 + eps
     # node sigma^2: xhat depends on it through (sigma^2 + eps)^(-1/2)
     dvar = np.sum(dxhat * xc, axis=axes, keepdims=True) * -0.5 * var_eps**-1.5
-    # node mu: directly through xhat, and through sigma^2 (whose term is 0 since sum(x - mu) = 0)
+    # node mu: directly through xhat, and through sigma^2 (whose term is 0 since
+    # sum(x - mu) = 0)
     dmu = (np.sum(-dxhat * rstd, axis=axes, keepdims=True)
            + dvar * (-2.0 / m) * np.sum(xc, axis=axes, keepdims=True))
     # node x: the three paths
@@ -292,13 +299,17 @@ def _as_shape(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
     return (int(normalized_shape),) if np.isscalar(normalized_shape) else tuple(int(s) for s in normalized_shape)
 
 
-def layer_norm(x: ArrayLike, gamma: ArrayLike | None = None, beta: ArrayLike | None = None, eps: float = 1e-5, *,
-               normalized_shape: int | Sequence[int] | None = None) -> tuple[Array, NormCache]:
-    r"""Layer normalization over the trailing ``normalized_shape`` axes (``torch.nn.functional.layer_norm``).
+def layer_norm(x: ArrayLike, gamma: ArrayLike | None = None,
+               beta: ArrayLike | None = None, eps: float = 1e-5, *,
+               normalized_shape: int | Sequence[int] | None = None
+               ) -> tuple[Array, NormCache]:
+    r"""Layer normalization over the trailing ``normalized_shape`` axes
+    (``torch.nn.functional.layer_norm``).
 
-    Each example (each row, or each position of a sequence) is normalized with its own mean and
-    biased variance over its last :math:`k` axes, then scaled and shifted element-wise:
-    :math:`y = \gamma\odot\hat x + \beta` with ``gamma`` and ``beta`` of shape ``normalized_shape``.
+    Each example (each row, or each position of a sequence) is normalized with its own
+    mean and biased variance over its last :math:`k` axes, then scaled and shifted
+    element-wise: :math:`y = \gamma\odot\hat x + \beta` with ``gamma`` and ``beta`` of
+    shape ``normalized_shape``.
 
     Parameters
     ----------
@@ -306,9 +317,10 @@ def layer_norm(x: ArrayLike, gamma: ArrayLike | None = None, beta: ArrayLike | N
     gamma, beta : array_like of shape normalized_shape, optional
     eps : float
     normalized_shape : int or tuple of int, optional
-        The trailing shape to normalize over; defaults to ``gamma.shape`` (or ``beta.shape``), else
-        to the last axis. PyTorch takes it as the second positional argument; nnmath takes the
-        arrays first so that ``nm.gradcheck`` can perturb them.
+        The trailing shape to normalize over; defaults to ``gamma.shape`` (or
+        ``beta.shape``), else to the last axis. PyTorch takes it as the second
+        positional argument; nnmath takes the arrays first so that ``nm.gradcheck`` can
+        perturb them.
 
     Returns
     -------
@@ -324,22 +336,25 @@ def layer_norm(x: ArrayLike, gamma: ArrayLike | None = None, beta: ArrayLike | N
         shape = _as_shape(normalized_shape)
     k = len(shape)
     if k == 0 or x.ndim < k or x.shape[x.ndim - k:] != shape:
-        raise ValueError(f"x.shape={x.shape} does not end with normalized_shape={shape}")
+        raise ValueError(f"x.shape={x.shape} does not end with "
+                         f"normalized_shape={shape}")
     gamma = _check_param(gamma, shape, "gamma", x, "normalized_shape")
     beta = _check_param(beta, shape, "beta", x, "normalized_shape")
     axes = tuple(range(x.ndim - k, x.ndim))
     xhat, _, _, rstd = _normalize(x, axes, eps)
     view = (1,) * (x.ndim - k) + shape
     out = _affine(xhat, gamma, beta, view)
-    return out, NormCache(xhat, rstd, axes, view, tuple(range(x.ndim - k)), gamma, beta is not None, True)
+    return out, NormCache(xhat, rstd, axes, view, tuple(range(x.ndim - k)), gamma,
+                          beta is not None, True)
 
 
 def layer_norm_backward(dout: ArrayLike, cache: NormCache) -> Grads:
-    r"""Gradients of :func:`layer_norm`: the same compact form as batch norm, with the means over
-    the normalized (trailing) axes of each example and :math:`\bar\gamma,\bar\beta` summed over the
-    leading axes.
+    r"""Gradients of :func:`layer_norm`: the same compact form as batch norm, with the
+    means over the normalized (trailing) axes of each example and
+    :math:`\bar\gamma,\bar\beta` summed over the leading axes.
 
-    Returns ``(dx, dgamma, dbeta)``, with ``None`` for a ``gamma`` or ``beta`` that was not given.
+    Returns ``(dx, dgamma, dbeta)``, with ``None`` for a ``gamma`` or ``beta`` that was
+    not given.
     """
     _, dxhat, dgamma, dbeta = _affine_backward(dout, cache)
     return _normalize_backward(dxhat, cache), dgamma, dbeta

@@ -110,8 +110,10 @@ class SGD(Optimizer):
             g = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
             if self.momentum:
                 buf = self._buf[i]
-                # the first step stores g itself (no dampening), exactly like torch.optim.SGD
-                buf = g.copy() if buf is None else self.momentum * buf + (1.0 - self.dampening) * g
+                # the first step stores g itself (no dampening), exactly like
+                # torch.optim.SGD
+                buf = (g.copy() if buf is None
+                       else self.momentum * buf + (1.0 - self.dampening) * g)
                 self._buf[i] = buf
                 g = g + self.momentum * buf if self.nesterov else buf
             p.data -= self.lr * g

@@ -51,9 +51,11 @@ def format_info(name: str) -> FormatInfo:
 
 
 def round_to_bfloat16(x: ArrayLike) -> Array:
-    """Round to the nearest bfloat16 (ties to even); returned as float32 holding that value.
+    """Round to the nearest bfloat16 (ties to even); returned as float32 holding that
+    value.
 
-    inf and NaN are kept; a finite value beyond bfloat16's range becomes inf, as in hardware.
+    inf and NaN are kept; a finite value beyond bfloat16's range becomes inf, as in
+    hardware.
     """
     x32 = np.ascontiguousarray(x, dtype=np.float32)
     bits = x32.view(np.uint32).astype(np.uint64)
@@ -98,7 +100,8 @@ def sum_pairwise(x: ArrayLike, dtype: DTypeLike) -> float:
 
 
 def sum_kahan(x: ArrayLike, dtype: DTypeLike) -> float:
-    """Kahan's compensated sum in ``dtype``: carry the rounding error of each addition forward.
+    """Kahan's compensated sum in ``dtype``: carry the rounding error of each addition
+    forward.
 
     A Python loop over the entries — this is the reference algorithm, not a fast path.
     """

@@ -105,15 +105,17 @@ def _affine(x: Array, h: Array, W_ih: Array, W_hh: Array, b_ih: Array | None,
     return gi, gh
 
 
-def _affine_backward(dgi: Array, dgh: Array, x: Array, h: Array, W_ih: Array, W_hh: Array,
-                     has_bias: bool) -> tuple[Array, Array, Array, Array, Array | None, Array | None]:
+def _affine_backward(dgi: Array, dgh: Array, x: Array, h: Array, W_ih: Array,
+                     W_hh: Array, has_bias: bool
+                     ) -> tuple[Array, Array, Array, Array, Array | None, Array | None]:
     r"""VJP of :func:`_affine`: ``(dx, dh, dW_ih, dW_hh, db_ih, db_hh)``.
 
     :math:`\bar x = \bar g_i W_{ih}`, :math:`\bar W_{ih} = \bar g_i^\top x`,
     :math:`\bar b_{ih} = \sum_n \bar g_{i,n}`, and the same for the ``hh`` half.
     """
     return (dgi @ W_ih, dgh @ W_hh, dgi.T @ x, dgh.T @ h,
-            dgi.sum(axis=0) if has_bias else None, dgh.sum(axis=0) if has_bias else None)
+            dgi.sum(axis=0) if has_bias else None,
+            dgh.sum(axis=0) if has_bias else None)
 
 
 def _dstate(d: ArrayLike | None, like: Array, name: str) -> Array:
@@ -179,9 +181,11 @@ def _rnn_step(x: Array, h: Array, W_ih: Array, W_hh: Array, b_ih: Array | None,
 
 
 def rnn_cell_backward(dh_new: ArrayLike, cache: RNNCellCache) -> tuple[Array, ...]:
-    r"""VJP of :func:`rnn_cell`: ``(dx, dh, dW_ih, dW_hh, db_ih, db_hh)`` (biases ``None`` if absent).
+    r"""VJP of :func:`rnn_cell`: ``(dx, dh, dW_ih, dW_hh, db_ih, db_hh)`` (biases
+    ``None`` if absent).
 
-    With :math:`\bar z = \bar h' \odot f'(z)` — :math:`1 - h'^2` for tanh, :math:`[z > 0]` for ReLU —
+    With :math:`\bar z = \bar h' \odot f'(z)` — :math:`1 - h'^2` for tanh,
+    :math:`[z > 0]` for ReLU —
 
     .. math::
 
@@ -273,8 +277,9 @@ def lstm_cell_backward(dout: tuple[ArrayLike | None, ArrayLike | None],
                        cache: LSTMCellCache) -> tuple[Array, ...]:
     r"""VJP of :func:`lstm_cell`: ``(dx, dh, dc, dW_ih, dW_hh, db_ih, db_hh)``.
 
-    ``dout = (dh_new, dc_new)``, either may be ``None`` (zero). The cell receives gradient along
-    two paths — directly, and through :math:`h' = o\odot\tanh c'` — so first
+    ``dout = (dh_new, dc_new)``, either may be ``None`` (zero). The cell receives
+    gradient along two paths — directly, and through :math:`h' = o\odot\tanh c'` — so
+    first
 
     .. math::
 
@@ -297,24 +302,27 @@ def lstm_cell_backward(dout: tuple[ArrayLike | None, ArrayLike | None],
         \bar a_o &= \bar h' \odot \tanh c' \odot o(1-o),
         \end{aligned}
 
-    and the stacked :math:`\bar a` goes through the affine map as in :func:`rnn_cell_backward`.
-    :math:`\bar c = \bar c'_{\text{tot}}\odot f` is the *additive* path: no weight matrix and no
-    squashing derivative, only the forget gate.
+    and the stacked :math:`\bar a` goes through the affine map as in
+    :func:`rnn_cell_backward`. :math:`\bar c = \bar c'_{\text{tot}}\odot f` is the
+    *additive* path: no weight matrix and no squashing derivative, only the forget gate.
     """
     dh_new = _dstate(dout[0], cache.h, "dh_new")
     dc_tot = _lstm_total_dc(dh_new, _dstate(dout[1], cache.c, "dc_new"), cache)
     return _lstm_backward_total(dh_new, dc_tot, cache)
 
 
-def _lstm_backward_total(dh_new: Array, dc_tot: Array, cache: LSTMCellCache) -> tuple[Array, ...]:
-    r""":func:`lstm_cell_backward` from the cell's *total* gradient :math:`\bar c'_{\text{tot}}`."""
+def _lstm_backward_total(dh_new: Array, dc_tot: Array, cache: LSTMCellCache
+                         ) -> tuple[Array, ...]:
+    r""":func:`lstm_cell_backward` from the cell's *total* gradient
+    :math:`\bar c'_{\text{tot}}`."""
     x, h, c, W_ih, W_hh, i, f, g, o, tanh_c, has_bias = cache
     da = np.concatenate([dc_tot * g * i * (1.0 - i),          # input gate
                          dc_tot * c * f * (1.0 - f),          # forget gate
                          dc_tot * i * (1.0 - g**2),           # cell candidate
                          dh_new * tanh_c * o * (1.0 - o)],    # output gate
                         axis=1)
-    dx, dh, dW_ih, dW_hh, db_ih, db_hh = _affine_backward(da, da, x, h, W_ih, W_hh, has_bias)
+    dx, dh, dW_ih, dW_hh, db_ih, db_hh = _affine_backward(da, da, x, h, W_ih, W_hh,
+                                                          has_bias)
     return dx, dh, dc_tot * f, dW_ih, dW_hh, db_ih, db_hh
 
 
@@ -388,9 +396,10 @@ def gru_cell_backward(dh_new: ArrayLike, cache: GRUCellCache) -> tuple[Array, ..
     r"""VJP of :func:`gru_cell`: ``(dx, dh, dW_ih, dW_hh, db_ih, db_hh)``.
 
     From :math:`h' = (1-z)\odot n + z\odot h`: :math:`\bar n = \bar h'\odot(1-z)`,
-    :math:`\bar z = \bar h'\odot(h - n)` and a direct term :math:`\bar h'\odot z` for :math:`\bar h`.
-    Through the tanh, :math:`\bar a_n = \bar n\odot(1-n^2)`; the input half of the candidate gets
-    :math:`\bar a_n`, the hidden half :math:`\bar a_n\odot r`, and the reset gate
+    :math:`\bar z = \bar h'\odot(h - n)` and a direct term :math:`\bar h'\odot z` for
+    :math:`\bar h`. Through the tanh, :math:`\bar a_n = \bar n\odot(1-n^2)`; the input
+    half of the candidate gets :math:`\bar a_n`, the hidden half
+    :math:`\bar a_n\odot r`, and the reset gate
     :math:`\bar a_r = \bar a_n\odot(W_{hn}h + b_{hn})\odot r(1-r)`; the update gate
     :math:`\bar a_z = \bar z\odot z(1-z)`. Then
 
@@ -401,7 +410,8 @@ def gru_cell_backward(dh_new: ArrayLike, cache: GRUCellCache) -> tuple[Array, ..
         \bar g_h &= (\bar a_r, \bar a_z, \bar a_n \odot r),
         \end{aligned}
 
-    go through the two affine maps, and :math:`\bar h = \bar h'\odot z + \bar g_h W_{hh}`.
+    go through the two affine maps, and
+    :math:`\bar h = \bar h'\odot z + \bar g_h W_{hh}`.
     """
     x, h, W_ih, W_hh, r, z, n, gh_n, has_bias = cache
     dh_new = _dstate(dh_new, h, "dh_new")
@@ -410,7 +420,8 @@ def gru_cell_backward(dh_new: ArrayLike, cache: GRUCellCache) -> tuple[Array, ..
     daz = dh_new * (h - n) * z * (1.0 - z)
     dgi = np.concatenate([dar, daz, dan], axis=1)
     dgh = np.concatenate([dar, daz, dan * r], axis=1)
-    dx, dh, dW_ih, dW_hh, db_ih, db_hh = _affine_backward(dgi, dgh, x, h, W_ih, W_hh, has_bias)
+    dx, dh, dW_ih, dW_hh, db_ih, db_hh = _affine_backward(dgi, dgh, x, h, W_ih, W_hh,
+                                                          has_bias)
     return dx, dh + dh_new * z, dW_ih, dW_hh, db_ih, db_hh
 
 
@@ -453,22 +464,26 @@ def _layer_forward(mode: str, xs: Array, state: tuple[Array, ...], params: list[
 
 def bptt(mode: str, doutputs: Array, dstate_T: tuple[Array, ...], caches: list[Any],
          truncate: int | None = None
-         ) -> tuple[Array, tuple[Array, ...], list[Array | None], list[tuple[Array, ...]]]:
-    r"""Backpropagation through time for one layer: step VJPs from :math:`t = T` down to 1.
+         ) -> tuple[Array, tuple[Array, ...], list[Array | None],
+                    list[tuple[Array, ...]]]:
+    r"""Backpropagation through time for one layer: step VJPs from :math:`t = T`
+    down to 1.
 
     Parameters
     ----------
     mode : {"RNN", "LSTM", "GRU"}
     doutputs : ndarray of shape (T, N, H)
-        :math:`\partial\mathcal L/\partial h_t` through the layer's output at every step (from the
-        loss or the layer above) — the gradient that enters the graph at step :math:`t`.
+        :math:`\partial\mathcal L/\partial h_t` through the layer's output at every step
+        (from the loss or the layer above) — the gradient that enters the graph at step
+        :math:`t`.
     dstate_T : tuple of ndarray of shape (N, H)
         Gradient of the final state(s), :math:`\bar h_T` (and :math:`\bar c_T`).
     caches : list of the T step caches of the forward pass
     truncate : int, optional
         Truncated BPTT with chunks of ``k = truncate`` steps: the state passed from step
-        :math:`t` to :math:`t+1` is treated as a constant whenever :math:`t` is a multiple of
-        :math:`k` — exactly what ``h = h.detach()`` every ``k`` steps does in PyTorch.
+        :math:`t` to :math:`t+1` is treated as a constant whenever :math:`t` is a
+        multiple of :math:`k` — exactly what ``h = h.detach()`` every ``k`` steps does
+        in PyTorch.
 
     Returns
     -------
@@ -479,17 +494,20 @@ def bptt(mode: str, doutputs: Array, dstate_T: tuple[Array, ...], caches: list[A
     dparams : list
         Parameter gradients summed over time (``None`` for absent biases).
     dstates : list of tuples
-        :math:`\bar h_t` (and :math:`\bar c_t`) for :math:`t = 0, \ldots, T`: the total gradient of
-        every state, as propagated (zero across a truncation boundary).
+        :math:`\bar h_t` (and :math:`\bar c_t`) for :math:`t = 0, \ldots, T`: the total
+        gradient of every state, as propagated (zero across a truncation boundary).
     """
     T = len(caches)
     dstate = dstate_T
     dstates: list[tuple[Array, ...]] = [()] * (T + 1)
     dxs: list[Array] = [np.empty(0)] * T
     dparams: list[Array | None] = []
-    for t in range(T, 0, -1):   # the loop over time, backwards: step t is cell(x_t, h_{t-1})
-        dstate = (dstate[0] + doutputs[t - 1],) + dstate[1:]   # h_t is also the output at t
-        if mode == "LSTM":   # c_t's total gradient: directly, and through h_t = o_t tanh(c_t)
+    # the loop over time, backwards: step t is cell(x_t, h_{t-1})
+    for t in range(T, 0, -1):
+        # h_t is also the output at t
+        dstate = (dstate[0] + doutputs[t - 1],) + dstate[1:]
+        if mode == "LSTM":
+            # c_t's total gradient: directly, and through h_t = o_t tanh(c_t)
             dstate = (dstate[0], _lstm_total_dc(dstate[0], dstate[1], caches[t - 1]))
         dstates[t] = dstate
         dxs[t - 1], dstate, dp = _step_backward(mode, dstate, caches[t - 1])
@@ -500,7 +518,8 @@ def bptt(mode: str, doutputs: Array, dstate_T: tuple[Array, ...], caches: list[A
                 if acc is not None:
                     acc += d
         if truncate is not None and (t - 1) % truncate == 0 and t > 1:
-            dstate = tuple(np.zeros_like(d) for d in dstate)   # h_{t-1}, t-1 = jk: detached
+            # h_{t-1}, t-1 = jk: detached
+            dstate = tuple(np.zeros_like(d) for d in dstate)
     dstates[0] = dstate
     return np.stack(dxs), dstate, dparams, dstates
 

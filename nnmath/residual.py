@@ -85,7 +85,8 @@ class Residual(Module):
         shape, fx = self._require_cache(self._cache)
         dout = as_array(dout, "dout")
         if dout.shape != shape:
-            raise ValueError(f"dout must have the output's shape {shape}, got dout.shape={dout.shape}")
+            raise ValueError(f"dout must have the output's shape {shape}, "
+                             f"got dout.shape={dout.shape}")
         if isinstance(self.scale, Parameter):
             self.scale.grad += np.sum(dout * fx)
         # identity path + branch path: dx = dy + J_F^T (s dy)
@@ -99,19 +100,20 @@ class Residual(Module):
         return f"Residual(\n  {self.extra_repr()}\n  (fn): {inner}\n)"
 
 
-def path_backward(blocks: Sequence[Residual], dout: ArrayLike, path: Sequence[bool]) -> Array:
+def path_backward(blocks: Sequence[Residual], dout: ArrayLike,
+                  path: Sequence[bool]) -> Array:
     r"""Back-propagate ``dout`` through ``blocks`` along **one** path of the expansion
     :math:`\prod_l (I + s_l J_{F_l})`.
 
     ``path[l]`` says whether the path goes through block ``l``'s branch (apply
-    :math:`s_l J_{F_l}^\top`) or its skip (apply :math:`I`). Summing over all :math:`2^L` paths
-    gives exactly ``Sequential(*blocks).backward(dout)`` (Veit et al., 2016); the number of
-    branches on a path is its *length*.
+    :math:`s_l J_{F_l}^\top`) or its skip (apply :math:`I`). Summing over all
+    :math:`2^L` paths gives exactly ``Sequential(*blocks).backward(dout)`` (Veit et al.,
+    2016); the number of branches on a path is its *length*.
 
-    Every block must have run ``forward`` (the branch Jacobians are taken at that point). The
-    branches' ``backward`` is called, so their parameter gradients accumulate: call
-    ``zero_grad`` afterwards if that matters. Scales are read as values (a learnable scale gets
-    no gradient here).
+    Every block must have run ``forward`` (the branch Jacobians are taken at that
+    point). The branches' ``backward`` is called, so their parameter gradients
+    accumulate: call ``zero_grad`` afterwards if that matters. Scales are read as values
+    (a learnable scale gets no gradient here).
 
     Parameters
     ----------
@@ -131,7 +133,8 @@ def path_backward(blocks: Sequence[Residual], dout: ArrayLike, path: Sequence[bo
     g = as_array(dout, "dout")
     for block, through_branch in zip(reversed(blocks), reversed(list(path))):
         if not isinstance(block, Residual):
-            raise TypeError(f"path_backward takes Residual blocks, got {type(block).__name__}")
+            raise TypeError(f"path_backward takes Residual blocks, "
+                            f"got {type(block).__name__}")
         block._require_cache(block._cache)
         if through_branch:
             g = block.fn.backward(block._s() * g)

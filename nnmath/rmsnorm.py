@@ -108,12 +108,15 @@ def rms_norm(x: ArrayLike, weight: ArrayLike | None = None, eps: float | None = 
     return out, RMSNormCache(xhat, rrms, axes, w)
 
 
-def rms_norm_backward(dout: ArrayLike, cache: RMSNormCache) -> tuple[Array, Array | None]:
-    r"""Gradients ``(dx, dweight)``; ``dweight`` is ``None`` when the forward had no weight."""
+def rms_norm_backward(dout: ArrayLike, cache: RMSNormCache
+                      ) -> tuple[Array, Array | None]:
+    r"""Gradients ``(dx, dweight)``; ``dweight`` is ``None`` when the forward had no
+    weight."""
     xhat, rrms, axes, w = cache
     dout = as_array(dout, "dout")
     if dout.shape != xhat.shape:
-        raise ValueError(f"dout.shape={dout.shape} must equal the output's shape {xhat.shape}")
+        raise ValueError(f"dout.shape={dout.shape} must equal the output's shape "
+                         f"{xhat.shape}")
     g = dout * w if w is not None else dout
     dx = rrms * (g - xhat * np.mean(g * xhat, axis=axes, keepdims=True))
     other = tuple(range(xhat.ndim - len(axes)))

@@ -83,8 +83,8 @@ def rope(x: ArrayLike, positions: ArrayLike | None = None, base: float = 10000.0
     x : array_like of shape (..., T, d)
         Queries or keys (per head); ``d`` even.
     positions : array_like of shape (T,), optional
-        The position :math:`m` of each row; default ``0, 1, …, T-1``. (With a key/value cache the
-        new query's position is the cache length.)
+        The position :math:`m` of each row; default ``0, 1, …, T-1``. (With a key/value
+        cache the new query's position is the cache length.)
     base : float
         :math:`b` in :math:`\theta_i = b^{-2i/d}`.
     pairing : {"interleaved", "half"}
@@ -103,7 +103,8 @@ def rope(x: ArrayLike, positions: ArrayLike | None = None, base: float = 10000.0
     T, d = x.shape[-2:]
     pos = np.arange(T) if positions is None else np.asarray(positions)
     if pos.shape != (T,):
-        raise ValueError(f"positions must have shape ({T},) to match x.shape={x.shape}, got {pos.shape}")
+        raise ValueError(f"positions must have shape ({T},) to match "
+                         f"x.shape={x.shape}, got {pos.shape}")
     ang = rope_angles(pos, d, base)
     cos, sin = np.cos(ang), np.sin(ang)
     a, b = _split(x, pairing)

@@ -171,28 +171,30 @@ def accuracy(model: Module, X: np.ndarray, y: np.ndarray) -> float:
 
 def accumulate_gradients(model: Module, loss_fn: Module, X: np.ndarray, y: np.ndarray,
                          micro_batch_size: int) -> float:
-    r"""Add the gradient of the mean loss over ``(X, y)`` into ``Parameter.grad``, one micro-batch at a time.
+    r"""Add the gradient of the mean loss over ``(X, y)`` into ``Parameter.grad``, one
+    micro-batch at a time.
 
-    For a loss that *averages* over samples, :math:`L = \frac1N\sum_n \ell_n`, split into
-    micro-batches :math:`B_k` of sizes :math:`n_k` with means :math:`L_k`,
+    For a loss that *averages* over samples, :math:`L = \frac1N\sum_n \ell_n`, split
+    into micro-batches :math:`B_k` of sizes :math:`n_k` with means :math:`L_k`,
 
     .. math:: \nabla L = \sum_k \frac{n_k}{N}\,\nabla L_k ,
 
-    so each micro-batch's backward starts from the upstream gradient :math:`n_k/N` instead of 1
-    (unequal last micro-batches are handled exactly), and ``backward``'s ``+=`` does the sum.
-    Peak memory is that of one micro-batch.
+    so each micro-batch's backward starts from the upstream gradient :math:`n_k/N`
+    instead of 1 (unequal last micro-batches are handled exactly), and ``backward``'s
+    ``+=`` does the sum. Peak memory is that of one micro-batch.
 
-    This equals one big batch only if every sample's loss depends on that sample alone. Batch
-    normalization breaks it in training mode: each micro-batch is normalized with its own
-    statistics (the chapter measures the difference).
+    This equals one big batch only if every sample's loss depends on that sample alone.
+    Batch normalization breaks it in training mode: each micro-batch is normalized with
+    its own statistics (the chapter measures the difference).
 
-    Like PyTorch's accumulation pattern, this does **not** call ``zero_grad`` — call it before,
-    and ``optimizer.step()`` after.
+    Like PyTorch's accumulation pattern, this does **not** call ``zero_grad`` — call it
+    before, and ``optimizer.step()`` after.
 
     Parameters
     ----------
     model, loss_fn : Module
-        ``loss_fn(model(X_k), y_k)`` must return a scalar *mean* loss (``reduction="mean"``).
+        ``loss_fn(model(X_k), y_k)`` must return a scalar *mean* loss
+        (``reduction="mean"``).
     X, y : ndarray
         The big batch, samples along axis 0.
     micro_batch_size : int
@@ -204,8 +206,8 @@ def accumulate_gradients(model: Module, loss_fn: Module, X: np.ndarray, y: np.nd
     """
     n = len(X)
     if len(y) != n:
-        raise ValueError(f"X and y must have the same number of samples, got X.shape={np.shape(X)} "
-                         f"and y.shape={np.shape(y)}")
+        raise ValueError(f"X and y must have the same number of samples, "
+                         f"got X.shape={np.shape(X)} and y.shape={np.shape(y)}")
     total = 0.0
     for idx in minibatches(n, micro_batch_size, shuffle=False):
         weight = len(idx) / n

@@ -246,9 +246,10 @@ class TransformerEncoderLayer(Module):
     def backward(self, dout: ArrayLike) -> Array:
         """Gradient w.r.t. ``src``; accumulates every parameter's gradient.
 
-        Each residual addition sends the upstream gradient both ways, straight on and through its
-        branch; self-attention's input fed the query, key and value projections, so its gradient
-        is the sum of the three that ``self_attn.backward`` returns.
+        Each residual addition sends the upstream gradient both ways, straight on and
+        through its branch; self-attention's input fed the query, key and value
+        projections, so its gradient is the sum of the three that ``self_attn.backward``
+        returns.
         """
         dout = as_array(dout, "dout")
         if self.norm_first:   # y = h + FF(LN2(h)), h = x + SA(LN1(x))

@@ -58,19 +58,23 @@ def patchify(x: ArrayLike, patch_size: int) -> tuple[Array, tuple[int, ...]]:
     r"""Cut ``(N, C, H, W)`` images into flattened, non-overlapping patches.
 
     Patch :math:`i = r\,(W/P) + s` (row-major over the patch grid) holds the pixels
-    ``x[n, :, rP:(r+1)P, sP:(s+1)P]`` flattened in ``(C, P, P)`` order — the order in which
-    ``Conv2d(C, D, kernel_size=P, stride=P)`` reads its weight, so the two embeddings agree.
+    ``x[n, :, rP:(r+1)P, sP:(s+1)P]`` flattened in ``(C, P, P)`` order — the order in
+    which ``Conv2d(C, D, kernel_size=P, stride=P)`` reads its weight, so the two
+    embeddings agree.
 
     Returns
     -------
     out : ndarray of shape (N, H W / P^2, C P^2)
-    cache : the input shape (the backward is the inverse reshape; nothing else is needed).
+    cache : the input shape
+        (the backward is the inverse reshape; nothing else is needed).
     """
     x = as_array(x, "x")
     n, c, h, w = _check_image(x, patch_size)
     p = patch_size
-    # (N, C, h, P, w, P) -> (N, h, w, C, P, P): one transpose instead of a loop over patches
-    out = x.reshape(n, c, h // p, p, w // p, p).transpose(0, 2, 4, 1, 3, 5).reshape(n, (h // p) * (w // p), c * p * p)
+    # (N, C, h, P, w, P) -> (N, h, w, C, P, P): one transpose instead of a loop over
+    # patches
+    out = (x.reshape(n, c, h // p, p, w // p, p).transpose(0, 2, 4, 1, 3, 5)
+           .reshape(n, (h // p) * (w // p), c * p * p))
     return out, (n, c, h, w, p)
 
 
@@ -201,7 +205,8 @@ class VisionTransformer(Module):
             dh = np.zeros(shape)
             dh[:, 0] = dfeature                     # only the class token was read
         else:
-            dh = np.broadcast_to(dfeature[:, None, :] / shape[1], shape).copy()   # the mean's gradient
+            # the mean's gradient
+            dh = np.broadcast_to(dfeature[:, None, :] / shape[1], shape).copy()
         dh = self.ln.backward(dh)
         for layer in reversed(self.encoder_layers):
             dh = layer.backward(dh)
