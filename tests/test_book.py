@@ -261,6 +261,17 @@ def test_every_claim_mark_links_to_its_row_and_says_what_was_checked(built_book:
     assert marks >= 100, f"only {marks} claimed values are marked in the text"
 
 
+def test_printed_output_fits_88_columns(built_book: Build) -> None:
+    """Printed text is held to the code cells' width: a wider line scrolls sideways on a laptop
+    and wraps in the PDF (figures and tables are not text output)."""
+    long = []
+    for doc in NOTEBOOK_PAGES:
+        for pre in soup((built_book.outdir / doc).with_suffix(".html")).select("main .cell_output pre"):
+            long += [f"{doc}: {len(line)} columns: {line[:60]}…"
+                     for line in pre.get_text().splitlines() if len(line) > 88]
+    assert not long, f"{len(long)} printed lines wider than 88 columns:\n" + "\n".join(long)
+
+
 def test_no_output_shows_a_memory_address_date_or_build_path(built_book: Build) -> None:
     patterns = [re.compile(r" at 0x[0-9a-fA-F]{6,}"), re.compile(str(ROOT_DIR)),
                 re.compile(r"\b20[2-9]\d-\d\d-\d\d[ T]\d\d:\d\d")]
