@@ -64,7 +64,6 @@ myst_heading_anchors = 3
 numfig = True
 numfig_secnum_depth = 1          # "Figure 3.2", "(3.2)": numbered per chapter
 math_numfig = True
-numfig_secnum_depth = 1          # "Figure 3.2", "(3.2)": numbered per chapter
 math_eqref_format = "({number})"
 numfig_format = {"figure": "Figure %s", "table": "Table %s", "code-block": "Listing %s"}
 
