@@ -15,7 +15,7 @@ Usage mirrors PyTorch::
 
     scaler = nm.GradScaler()
     model.backward(scaler.scale(dloss))     # the seed gradient, scaled
-    scaler.step(opt)                        # unscale, then step unless a gradient is inf/NaN
+    scaler.step(opt)                        # unscale; skip the step on inf/NaN
     scaler.update()                         # back off or grow the scale
 
 Differences from PyTorch: there is no autocast (nnmath computes in the dtype of its arrays), and

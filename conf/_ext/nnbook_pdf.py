@@ -4,8 +4,10 @@
   paper has no toggle, so the PDF shows only such a cell's output (``remove-input`` and
   ``remove-cell`` are already dropped by MyST-NB).
 * **Reproducible title page**: dated with the date of the commit built, not the day of the build.
-* **Code fits the page**: a listing of nnmath's source with a line too long for the book's
-  footnote-sized code is set just small enough for its longest line.
+* **Code fits the page** without shrinking: code cells, nnmath's listings and printed outputs are
+  written to at most 88 columns (tests/test_sources.py, tests/test_book.py), and at the book's
+  footnote-sized code a line of :data:`CODE_WIDTH_PT` / (:data:`CODE_EM_PER_CHAR` *
+  :data:`CODE_SIZE_PT`) = 101 characters fits the frame; tests/test_pdf.py measures every line.
 * **Interactive-only pieces are left out**: the launch/download chrome does not exist in LaTeX, and
   the chapter map's thumbnails (small copies of figures that follow in full) are dropped.
 
@@ -15,7 +17,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 from pathlib import Path
@@ -51,32 +52,6 @@ def _drop_hidden_inputs(app: Sphinx, doctree: nodes.document, docname: str) -> N
 #: The code's monospace font (Sphinx's xelatex default, FreeMono scaled 0.9) advances 0.54 em per
 #: character, and a code frame leaves about 440 pt of the A4 text width (450 pt) for the text.
 CODE_EM_PER_CHAR, CODE_WIDTH_PT, CODE_SIZE_PT = 0.54, 440.0, 8.0   # 8 pt: \footnotesize
-#: No smaller than this: a printed output with longer lines wraps, as it does in Jupyter.
-CODE_MIN_PT = 6.0
-
-
-def listing_size_pt(longest: int) -> float:
-    """The font size (pt, one decimal) at which a line of ``longest`` characters fits the frame."""
-    return min(CODE_SIZE_PT, math.floor(10 * CODE_WIDTH_PT / (CODE_EM_PER_CHAR * max(longest, 1))) / 10)
-
-
-def _small_wide_listings(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    r"""nnmath's source shown with ``literalinclude`` keeps the package's lines of up to 120 columns;
-    a listing with a line too long for ``\footnotesize`` is set just small enough that no line wraps
-    on paper (the web pages scroll such a line instead). Outputs that would need less than
-    :data:`CODE_MIN_PT` wrap instead."""
-    if app.builder.format != "latex":
-        return
-    for block in list(doctree.findall(nodes.literal_block)):
-        lines = block.astext().splitlines()
-        size = listing_size_pt(max(map(len, lines), default=0))
-        if size >= CODE_SIZE_PT or size < CODE_MIN_PT:
-            continue
-        index = block.parent.index(block)
-        block.parent.insert(index + 1, nodes.raw("", "\\endgroup\n", format="latex"))
-        block.parent.insert(index, nodes.raw(
-            "", f"\\begingroup\\fvset{{fontsize=\\fontsize{{{size}pt}}{{{1.2 * size:.1f}pt}}\\selectfont}}\n",
-            format="latex"))
 
 
 def _commit_date(app: Sphinx) -> None:
@@ -93,5 +68,4 @@ def _commit_date(app: Sphinx) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", _commit_date)
     app.connect("doctree-resolved", _drop_hidden_inputs, priority=600)   # after the chapter map
-    app.connect("doctree-resolved", _small_wide_listings, priority=610)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
