@@ -457,7 +457,8 @@ class Tensor:
         >>> import numpy as np, nnmath as nm
         >>> x = nm.Tensor(np.ones((2, 3)), requires_grad=True)
         >>> W = nm.Tensor(np.full((3, 4), 0.5), requires_grad=True)
-        >>> y = nm.Tensor.apply(nm.linear, nm.linear_backward, x, W)   # (dx, dW, None): no bias
+        >>> # linear_backward returns (dx, dW, None): no bias was given
+        >>> y = nm.Tensor.apply(nm.linear, nm.linear_backward, x, W)
         >>> y.sum().backward()
         >>> W.grad[0].tolist()
         [2.0, 2.0, 2.0, 2.0]

@@ -10,6 +10,8 @@ Three passes over every page:
   an equation, a figure and a citation shows its preview;
 * **desktop, dark theme** — no figure is a bright rectangle, toggling the theme swaps the figure
   rendering live, and axe-core (colour contrast differs by theme) again finds nothing serious;
+  with every folded cell unfolded, no code block scrolls sideways (code and printed output are
+  written to 88 columns, which the page's code font fits at 1280 px);
 * **phone (390 px)** — no display equation wider than its column, no equation number on its
   equation.
 
@@ -78,6 +80,15 @@ EQUATION_LAYOUT_JS = r"""
   }
   return out;
 }
+"""
+
+# Code blocks (code cells, listings, printed output) wider than their box: they would scroll sideways.
+CODE_SCROLL_JS = r"""
+() => Array.from(document.querySelectorAll('main pre')).filter(p => p.offsetParent && p.scrollWidth > p.clientWidth + 1)
+  .map(p => {
+    const longest = p.innerText.split('\n').reduce((a, l) => (l.length > a.length ? l : a), '');
+    return `code block scrolls sideways (${p.scrollWidth} px in ${p.clientWidth} px): ${longest.trim().slice(0, 60)}`;
+  })
 """
 
 VISIBLE_FIGURES_JS = r"""
@@ -251,6 +262,9 @@ def test_every_page_reads_well_in_light_dark_and_on_a_phone(built_book: Build, s
                                       ".filter(i => i.offsetParent).map(i => i.className)")
                 if any("only-dark" in c for c in shown) or not any("only-light" in c for c in shown):
                     events.append(f"switching to light does not swap the figures: {shown[:3]}")
+            # code folded behind "show code" counts too: unfold everything, then measure
+            page.evaluate("() => document.querySelectorAll('main details').forEach(d => d.open = true)")
+            events += [f"1280 px: {e}" for e in page.evaluate(CODE_SCROLL_JS)]
             page.close()
 
             page = _open(contexts["phone"], site, rel, events)
