@@ -32,7 +32,7 @@ __all__ = [
     "leaky_relu", "leaky_relu_backward", "gelu", "gelu_backward", "softmax", "softmax_backward",
     "log_softmax", "log_softmax_backward", "silu", "silu_backward",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "GELU", "SiLU", "Softmax", "LogSoftmax",
-    "LeakyReLUCache", "GELUCache", "SoftmaxCache",
+    "LeakyReLUCache", "GELUCache", "SiLUCache", "SoftmaxCache",
 ]
 
 
@@ -44,6 +44,11 @@ class LeakyReLUCache(NamedTuple):
 class GELUCache(NamedTuple):
     x: Array                    # the input: GELU's derivative is a function of x, not of the output
     approximate: str            # "none" (erf) or "tanh"
+
+
+class SiLUCache(NamedTuple):
+    x: Array                    # the input
+    s: Array                    # sigma(x): the derivative s (1 + x (1 - s)) needs x and s
 
 
 class SoftmaxCache(NamedTuple):
@@ -174,20 +179,21 @@ def gelu_backward(dout: ArrayLike, cache: GELUCache) -> Array:
     return dout * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
 
 
-# --- softmax and log-softmax ---------------------------------------------------------------
-def silu(x: ArrayLike) -> tuple[Array, tuple[Array, Array]]:
-    r"""SiLU (Swish) :math:`x\,\sigma(x)`, ``torch.nn.functional.silu``. Cache: ``(x, sigma(x))``."""
+def silu(x: ArrayLike) -> tuple[Array, SiLUCache]:
+    r"""SiLU (Swish) :math:`x\,\sigma(x)`, ``torch.nn.functional.silu``. Cache:
+    ``SiLUCache(x, sigma(x))``."""
     x = as_array(x)
     s, _ = sigmoid(x)
-    return x * s, (x, s)
+    return x * s, SiLUCache(x, s)
 
 
-def silu_backward(dout: ArrayLike, cache: tuple[Array, Array]) -> Array:
+def silu_backward(dout: ArrayLike, cache: SiLUCache) -> Array:
     r""":math:`\bar x = \bar y\,\sigma(x)\bigl(1 + x(1 - \sigma(x))\bigr)`."""
     x, s = cache
     return _dout(dout, x) * s * (1.0 + x * (1.0 - s))
 
 
+# --- softmax and log-softmax ---------------------------------------------------------------
 def _along(x: Array, axis: int) -> Array:
     """``x``, after checking that it has the axis (an empty axis is fine: its softmax is empty,
     and ``initial=-inf`` gives its maximum without NumPy's zero-size error)."""

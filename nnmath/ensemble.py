@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -41,11 +41,18 @@ from .residual import Residual
 from .rng import get_rng
 
 __all__ = ["ensemble_linear", "ensemble_linear_backward", "EnsembleLinear", "EnsembleBatchNorm1d",
-           "ensemble_member"]
+           "ensemble_member", "EnsembleLinearCache"]
+
+
+class EnsembleLinearCache(NamedTuple):
+    x: Array                    # the input: dW_e = x_e^T dz_e
+    W: Array                    # (E, D_in, D_out): dx_e = dz_e W_e^T
+    has_bias: bool              # whether to return db or None
+    shared_input: bool          # x was (N, D_in), read by every member: dx sums over them
 
 
 def ensemble_linear(x: ArrayLike, W: ArrayLike,
-                    b: ArrayLike | None = None) -> tuple[Array, tuple[Array, Array, bool, bool]]:
+                    b: ArrayLike | None = None) -> tuple[Array, EnsembleLinearCache]:
     r"""Per-member affine maps :math:`z_e = x_e W_e + b_e`.
 
     Parameters
@@ -57,7 +64,7 @@ def ensemble_linear(x: ArrayLike, W: ArrayLike,
     Returns
     -------
     z : ndarray of shape (E, N, D_out)
-    cache : ``(x, W, has_bias, shared_input)``
+    cache : EnsembleLinearCache
     """
     x, W = as_array(x, "x"), as_array(W, "W")
     check_ndim(W, 3, "W", "(E, in_features, out_features)")
@@ -76,10 +83,10 @@ def ensemble_linear(x: ArrayLike, W: ArrayLike,
             raise ValueError(f"b must have shape {(W.shape[0], W.shape[2])} to match W.shape={W.shape}, "
                              f"got b.shape={b.shape}")
         z = z + b[:, None, :]
-    return z, (x, W, b is not None, shared)
+    return z, EnsembleLinearCache(x, W, b is not None, shared)
 
 
-def ensemble_linear_backward(dout: ArrayLike, cache: tuple[Array, Array, bool, bool]
+def ensemble_linear_backward(dout: ArrayLike, cache: EnsembleLinearCache
                              ) -> tuple[Array, Array, Array | None]:
     r"""Gradients of :func:`ensemble_linear`: ``(dx, dW, db)`` with
     :math:`\bar x_e = \bar z_e W_e^\top`, :math:`\bar W_e = x_e^\top \bar z_e`,

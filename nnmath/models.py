@@ -13,7 +13,7 @@ r"""Small reference architectures that more than one chapter builds or trains.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -27,7 +27,7 @@ from .module import Module, Parameter, Sequential
 from .normalization import BatchNorm2d
 from .rng import get_rng
 
-__all__ = ["deep_mlp", "digits_cnn", "one_unit_rnn", "one_unit_rnn_backward"]
+__all__ = ["deep_mlp", "digits_cnn", "one_unit_rnn", "one_unit_rnn_backward", "OneUnitRNNCache"]
 
 
 _ACTIVATIONS: dict[str, Callable[[], Module] | None] = {
@@ -133,7 +133,13 @@ def digits_cnn(channels: tuple[int, int] = (8, 16), num_classes: int = 10,
         Flatten(), Linear(4 * c2, num_classes, rng=rng))
 
 
-def one_unit_rnn(w: ArrayLike, b: ArrayLike, x0: float = 0.5, steps: int = 50) -> tuple[Array, Any]:
+class OneUnitRNNCache(NamedTuple):
+    w: Array                    # the recurrent weight: every step's gradient is multiplied by it
+    sigmoid_caches: list[Array] # sigma(x_{t-1}) for t = 1 .. T: back-propagation needs each one
+
+
+def one_unit_rnn(w: ArrayLike, b: ArrayLike, x0: float = 0.5, steps: int = 50
+                 ) -> tuple[Array, OneUnitRNNCache]:
     r"""The one-unit recurrent network of Pascanu, Mikolov & Bengio (2013), element-wise in ``(w, b)``:
 
     .. math:: x_t = w\,\sigma(x_{t-1}) + b, \qquad t = 1, \ldots, T,
@@ -153,7 +159,8 @@ def one_unit_rnn(w: ArrayLike, b: ArrayLike, x0: float = 0.5, steps: int = 50) -
     Returns
     -------
     x_T : ndarray, shape of ``w``
-    cache : ``(w, [sigmoid caches of x_0 .. x_{T-1}])`` — back-propagation through time needs
+    cache : OneUnitRNNCache
+        ``(w, [sigmoid caches of x_0 .. x_{T-1}])`` — back-propagation through time needs
         every :math:`\sigma(x_{t-1})`.
     """
     w, b = as_array(w, "w"), as_array(b, "b")
@@ -166,10 +173,11 @@ def one_unit_rnn(w: ArrayLike, b: ArrayLike, x0: float = 0.5, steps: int = 50) -
         s, cache = sigmoid(x)
         caches.append(cache)
         x = w * s + b
-    return x, (w, caches)
+    return x, OneUnitRNNCache(w, caches)
 
 
-def one_unit_rnn_backward(dout: ArrayLike, cache: Any) -> tuple[Array, Array]:
+def one_unit_rnn_backward(dout: ArrayLike, cache: OneUnitRNNCache
+                          ) -> tuple[Array, Array]:
     r"""Back-propagation through time for :func:`one_unit_rnn`: ``(dw, db)``.
 
     With :math:`s_t = \sigma(x_{t-1})` and :math:`\bar x_T` the upstream gradient, going

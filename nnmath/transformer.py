@@ -17,7 +17,7 @@ r"""The pieces of a transformer encoder: positions, token embeddings and the enc
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -32,7 +32,7 @@ from .rng import get_rng
 
 __all__ = [
     "sinusoidal_positional_encoding", "PositionalEncoding", "embedding", "embedding_backward", "Embedding",
-    "TransformerEncoderLayer",
+    "TransformerEncoderLayer", "EmbeddingCache",
 ]
 
 
@@ -92,7 +92,12 @@ def _check_indices(indices: ArrayLike, num_embeddings: int) -> np.ndarray:
     return idx
 
 
-def embedding(indices: ArrayLike, weight: ArrayLike) -> tuple[Array, tuple[np.ndarray, tuple[int, int]]]:
+class EmbeddingCache(NamedTuple):
+    indices: np.ndarray             # the rows looked up: the gradient is scattered back to them
+    weight_shape: tuple[int, int]   # (num_embeddings, embedding_dim): the gradient's shape
+
+
+def embedding(indices: ArrayLike, weight: ArrayLike) -> tuple[Array, EmbeddingCache]:
     r"""Look up rows: ``out[..., :] = weight[indices[...], :]`` (``torch.nn.functional.embedding``).
 
     Parameters
@@ -103,16 +108,17 @@ def embedding(indices: ArrayLike, weight: ArrayLike) -> tuple[Array, tuple[np.nd
     Returns
     -------
     out : ndarray of shape (..., embedding_dim)
-    cache : ``(indices, weight.shape)`` — the backward only needs to know where to scatter.
+    cache : EmbeddingCache
+        ``(indices, weight.shape)`` — the backward only needs to know where to scatter.
     """
     weight = as_array(weight, "weight")
     if weight.ndim != 2:
         raise ValueError(f"weight must be 2-D (num_embeddings, embedding_dim), got weight.shape={weight.shape}")
     idx = _check_indices(indices, weight.shape[0])
-    return weight[idx], (idx, weight.shape)
+    return weight[idx], EmbeddingCache(idx, weight.shape)
 
 
-def embedding_backward(dout: ArrayLike, cache: tuple[np.ndarray, tuple[int, int]]) -> Array:
+def embedding_backward(dout: ArrayLike, cache: EmbeddingCache) -> Array:
     r"""The gradient w.r.t. ``weight``: :math:`\bar W_r = \sum_{t:\,\text{idx}_t = r} \bar y_t`.
 
     ``np.add.at`` accumulates over repeated indices; ``dW[idx] += dout`` would not — NumPy's

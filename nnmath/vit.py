@@ -29,7 +29,7 @@ initialisation rather than torchvision's zeros, and mean pooling is offered besi
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -42,7 +42,13 @@ from .normalization import LayerNorm
 from .rng import get_rng
 from .transformer import TransformerEncoderLayer
 
-__all__ = ["patchify", "patchify_backward", "patchify_naive", "PatchEmbedding", "VisionTransformer"]
+__all__ = ["patchify", "patchify_backward", "patchify_naive", "PatchEmbedding", "VisionTransformer",
+           "PatchifyCache"]
+
+
+class PatchifyCache(NamedTuple):
+    x_shape: tuple[int, int, int, int]  # (N, C, H, W): the backward is the inverse reshape
+    patch_size: int                     # P
 
 
 def _check_image(x: Array, patch_size: int) -> tuple[int, int, int, int]:
@@ -54,7 +60,7 @@ def _check_image(x: Array, patch_size: int) -> tuple[int, int, int, int]:
     return n, c, h, w
 
 
-def patchify(x: ArrayLike, patch_size: int) -> tuple[Array, tuple[int, ...]]:
+def patchify(x: ArrayLike, patch_size: int) -> tuple[Array, PatchifyCache]:
     r"""Cut ``(N, C, H, W)`` images into flattened, non-overlapping patches.
 
     Patch :math:`i = r\,(W/P) + s` (row-major over the patch grid) holds the pixels
@@ -65,8 +71,9 @@ def patchify(x: ArrayLike, patch_size: int) -> tuple[Array, tuple[int, ...]]:
     Returns
     -------
     out : ndarray of shape (N, H W / P^2, C P^2)
-    cache : the input shape
-        (the backward is the inverse reshape; nothing else is needed).
+    cache : PatchifyCache
+        The input shape and ``P`` (the backward is the inverse reshape; nothing else is
+        needed).
     """
     x = as_array(x, "x")
     n, c, h, w = _check_image(x, patch_size)
@@ -75,13 +82,13 @@ def patchify(x: ArrayLike, patch_size: int) -> tuple[Array, tuple[int, ...]]:
     # patches
     out = (x.reshape(n, c, h // p, p, w // p, p).transpose(0, 2, 4, 1, 3, 5)
            .reshape(n, (h // p) * (w // p), c * p * p))
-    return out, (n, c, h, w, p)
+    return out, PatchifyCache((n, c, h, w), p)
 
 
-def patchify_backward(dout: ArrayLike, cache: tuple[int, ...]) -> Array:
+def patchify_backward(dout: ArrayLike, cache: PatchifyCache) -> Array:
     r"""The inverse permutation: every pixel belongs to exactly one patch, so
     :math:`\bar x` is :math:`\bar y` put back in place (the Jacobian is a permutation matrix)."""
-    n, c, h, w, p = cache
+    (n, c, h, w), p = cache
     dout = as_array(dout, "dout")
     expected = (n, (h // p) * (w // p), c * p * p)
     if dout.shape != expected:
