@@ -401,6 +401,8 @@ def _check_conv_args(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None) ->
     check_ndim(x, 4, "x", "(N, C_in, H, W)")
     check_ndim(weight, 4, "weight", "(C_out, C_in, kH, kW)")
     check_dim_match(x, 1, weight, 1, "x", "weight")
+    if weight.shape[0] == 0:    # as PyTorch: a layer without output channels is an error
+        raise ValueError(f"weight must have at least one output channel, got weight.shape={weight.shape}")
     if bias is not None:
         bias = as_array(bias, "bias")
         if bias.shape != (weight.shape[0],):

@@ -50,10 +50,11 @@ biased variance to normalize; ``running = (1 - momentum) * running + momentum * 
 ``momentum=0.1`` (``momentum=None`` gives the cumulative average) and the *unbiased* batch
 variance (:math:`\frac{m}{m-1}\sigma^2`) stored in ``running_var``; evaluation mode normalizes
 with the running statistics; batch norm in training mode refuses a single value per channel. The
-same inputs give the same numbers as PyTorch (tested in float64). Two differences: the functional
+same inputs give the same numbers as PyTorch (tested in float64). Three differences: the functional
 forms take the differentiable arrays first (``batch_norm(x, gamma, beta, ...)``,
-``layer_norm(x, gamma, beta, ...)``) so that ``nm.gradcheck`` can perturb them, and the
-statistics are computed in the input's dtype (PyTorch accumulates float32 in higher precision).
+``layer_norm(x, gamma, beta, ...)``) so that ``nm.gradcheck`` can perturb them; the
+statistics are computed in the input's dtype (PyTorch accumulates float32 in higher precision);
+and a ``normalized_shape`` with a zero in it is an error (PyTorch returns the empty input).
 Inputs beyond about :math:`10^{150}` overflow the squared deviations, as in PyTorch.
 """
 
@@ -338,6 +339,9 @@ def layer_norm(x: ArrayLike, gamma: ArrayLike | None = None,
     if k == 0 or x.ndim < k or x.shape[x.ndim - k:] != shape:
         raise ValueError(f"x.shape={x.shape} does not end with "
                          f"normalized_shape={shape}")
+    if 0 in shape:  # PyTorch returns the empty x; a mean over no entries is undefined
+        raise ValueError(f"normalized_shape={shape} has no entries to normalize over "
+                         f"(x.shape={x.shape})")
     gamma = _check_param(gamma, shape, "gamma", x, "normalized_shape")
     beta = _check_param(beta, shape, "beta", x, "normalized_shape")
     axes = tuple(range(x.ndim - k, x.ndim))

@@ -19,6 +19,9 @@ Its backward pass has one path fewer than layer normalization's (there is no mea
     \bar x &= r\,\bigl(g - \hat x\,\operatorname{mean}_c(g \odot \hat x)\bigr),\\
     \bar\gamma &= \textstyle\sum_{\text{other axes}} \bar y \odot \hat x .
     \end{aligned}
+
+Differences from ``torch.nn.functional.rms_norm``: the arrays come first (see :func:`rms_norm`),
+and a ``normalized_shape`` with a zero in it is an error (PyTorch returns the empty input).
 """
 
 from __future__ import annotations
@@ -76,6 +79,8 @@ def rms_norm(x: ArrayLike, weight: ArrayLike | None = None, eps: float | None = 
     k = len(shape)
     if k == 0 or x.ndim < k or x.shape[x.ndim - k:] != shape:
         raise ValueError(f"x.shape={x.shape} does not end with normalized_shape={shape}")
+    if 0 in shape:  # PyTorch returns the empty x; a mean square over no entries is undefined
+        raise ValueError(f"normalized_shape={shape} has no entries to normalize over (x.shape={x.shape})")
     w = None
     if weight is not None:
         w = as_array(weight, "weight")

@@ -377,6 +377,8 @@ def test_conv2d_errors_name_shapes():
         nm.conv2d(x, np.zeros((3, 3)))
     with pytest.raises(ValueError, match=r"x must be 4-D"):
         nm.conv2d(np.zeros((3, 4, 4)), np.zeros((5, 3, 3, 3)))
+    with pytest.raises(ValueError, match=r"at least one output channel, got weight\.shape=\(0, 3, 3, 3\)"):
+        nm.conv2d(x, np.zeros((0, 3, 3, 3)))                     # PyTorch refuses it too
     with pytest.raises(ValueError, match="stride must be >= 1"):
         nm.conv2d(x, np.zeros((5, 3, 3, 3)), stride=0)
     with pytest.raises(ValueError, match="padding='same' needs stride 1"):

@@ -283,6 +283,8 @@ def test_bad_input_messages():
         nm.LayerNorm(3)(rng.standard_normal((4, 5)))
     with pytest.raises(ValueError, match=r"gamma.*\(5,\).*\(4,\)"):
         nm.layer_norm(rng.standard_normal((2, 5)), np.ones(4), normalized_shape=5)
+    with pytest.raises(ValueError, match=r"normalized_shape=\(0,\) has no entries.*\(2, 0\)"):
+        nm.layer_norm(np.ones((2, 0)))              # np.mean would warn and give NaN
     _, cache = nm.batch_norm(rng.standard_normal((4, 3)))
     with pytest.raises(ValueError, match=r"dout.*\(4, 2\).*\(4, 3\)"):
         nm.batch_norm_backward(np.ones((4, 2)), cache)

@@ -10,6 +10,7 @@ fast path must match it.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
 from typing import Any
@@ -119,6 +120,55 @@ def make_im2col(draw, rng):
                                                        stride=draw(st.integers(1, 2)))
 
 
+def make_rms_norm(draw, rng):
+    shape = tuple(_dims(draw, draw(st.integers(1, 3))))
+    return (rng.standard_normal(shape), rng.standard_normal(shape[-1:]) if draw(st.booleans()) else None), {}
+
+
+def make_rope(draw, rng):
+    b, t, half = draw(st.integers(1, 2)), *_dims(draw, 2)
+    return (rng.standard_normal((b, t, 2 * half)),), dict(pairing=draw(st.sampled_from(["interleaved", "half"])))
+
+
+def make_dropout(draw, rng):
+    shape = tuple(_dims(draw, draw(st.integers(1, 3)), 0, 4))
+    return (rng.standard_normal(shape),), dict(p=draw(st.sampled_from([0.0, 0.3, 0.5, 1.0])), rng=rng)
+
+
+def make_blockwise(draw, rng):
+    b, t, s, d, dv = draw(st.integers(1, 2)), *_dims(draw, 2, 1, 5), *_dims(draw, 2)
+    return ((rng.standard_normal((b, t, d)), rng.standard_normal((b, s, d)), rng.standard_normal((b, s, dv))),
+            dict(block_size=draw(st.integers(1, 3)), is_causal=draw(st.booleans())))
+
+
+def sdpa_as_blockwise(q, k, v, block_size, is_causal=False):
+    """The reference for blockwise attention: plain attention (the tiles change nothing)."""
+    return nm.scaled_dot_product_attention(q, k, v, is_causal=is_causal)
+
+
+def make_ensemble_linear(draw, rng):
+    e, n, i, o = _dims(draw, 4)
+    x = rng.standard_normal((n, i) if draw(st.booleans()) else (e, n, i))
+    b = rng.standard_normal((e, o)) if draw(st.booleans()) else None
+    return (x, rng.standard_normal((e, i, o)), b), {}
+
+
+def _cell(gates: int, lstm: bool = False) -> Callable[..., Any]:
+    def make(draw, rng):
+        n, i, h = _dims(draw, 3)
+        state = (rng.standard_normal((n, h)),) * (2 if lstm else 1)
+        bias = draw(st.booleans())
+        biases = tuple(rng.standard_normal(gates * h) if bias else None for _ in range(2))
+        return ((rng.standard_normal((n, i)), *state, rng.standard_normal((gates * h, i)),
+                 rng.standard_normal((gates * h, h)), *biases), {})
+    return make
+
+
+def lstm_cell_backward(dout, cache):
+    """The LSTM cell's upstream gradient is the pair (dh, dc); the test draws it as one array."""
+    return nm.lstm_cell_backward((dout[0], dout[1]), cache)
+
+
 def make_rnn(draw, rng):
     shape = tuple(_dims(draw, draw(st.integers(0, 2))))
     return (rng.standard_normal(shape), rng.standard_normal(shape)), dict(steps=draw(st.integers(1, 5)))
@@ -150,7 +200,29 @@ OPS: dict[str, tuple[Callable[..., Any], Callable[..., Any] | None, Callable[...
                         _loss(nm.binary_cross_entropy_with_logits, "probs"), None),
     "cross_entropy": (nm.cross_entropy, nm.cross_entropy_backward, _loss(nm.cross_entropy, "classes"), None),
     "patchify": (nm.patchify, nm.patchify_backward, make_patchify, nm.patchify_naive),
+    "silu": (nm.silu, nm.silu_backward, _elementwise(nm.silu), None),
+    "rms_norm": (nm.rms_norm, nm.rms_norm_backward, make_rms_norm, None),
+    "rope": (nm.rope, nm.rope_backward, make_rope, None),
+    "dropout": (nm.dropout, nm.dropout_backward, make_dropout, None),
+    "blockwise_attention": (nm.blockwise_attention, nm.blockwise_attention_backward, make_blockwise,
+                            sdpa_as_blockwise),
+    "ensemble_linear": (nm.ensemble_linear, nm.ensemble_linear_backward, make_ensemble_linear, None),
+    "rnn_cell": (nm.rnn_cell, nm.rnn_cell_backward, _cell(1), None),
+    "gru_cell": (nm.gru_cell, nm.gru_cell_backward, _cell(3), None),
+    "lstm_cell": (nm.lstm_cell, lstm_cell_backward, _cell(4, lstm=True), None),
 }
+
+
+def _public_pairs() -> set[str]:
+    """Every public ``op`` of nnmath that has an ``op_backward``."""
+    fns = {n for n in dir(nm) if not n.startswith("_") and inspect.isfunction(getattr(nm, n))}
+    return {n[:-len("_backward")] for n in fns if n.endswith("_backward") and n[:-len("_backward")] in fns}
+
+
+def test_every_public_forward_backward_pair_is_in_the_property_test():
+    # an op counts as covered under its name, its function's name, or as a fast path's reference
+    covered = set(OPS) | {getattr(f, "__name__", "") for op, _, _, naive in OPS.values() for f in (op, naive)}
+    assert _public_pairs() - covered == set(), "add these ops to OPS"
 
 
 def _break(draw, rng, args: tuple) -> tuple:
@@ -190,6 +262,8 @@ def test_public_ops_give_a_correct_result_or_a_clear_error(name, data, broken, s
         _clear(err)
         return
     out, cache = (result, None) if op_backward is None else result
+    if isinstance(cache, tuple):
+        assert hasattr(cache, "_fields"), f"{name}: a cache of several fields must be a NamedTuple"
     out = np.asarray(out)
     assert np.all(np.isfinite(out)), f"{name}: non-finite output from finite input"
     if op_backward is None:

@@ -93,6 +93,8 @@ def test_bad_shapes_are_named() -> None:
         nm.rms_norm(np.ones((2, 4)), np.ones(3), normalized_shape=4)
     with pytest.raises(ValueError, match="eps must be"):
         nm.rms_norm(np.ones((2, 4)), eps=-1.0)
+    with pytest.raises(ValueError, match=r"normalized_shape=\(0,\) has no entries.*\(2, 0\)"):
+        nm.rms_norm(np.ones((2, 0)))                # np.mean would warn and give NaN
     _, cache = nm.rms_norm(np.ones((2, 4)))
     with pytest.raises(ValueError, match="dout.shape"):
         nm.rms_norm_backward(np.ones((2, 3)), cache)
