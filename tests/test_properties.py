@@ -156,7 +156,7 @@ def make_ensemble_linear(draw, rng):
 def _cell(gates: int, lstm: bool = False) -> Callable[..., Any]:
     def make(draw, rng):
         n, i, h = _dims(draw, 3)
-        state = (rng.standard_normal((n, h)),) * (2 if lstm else 1)
+        state = tuple(rng.standard_normal((n, h)) for _ in range(2 if lstm else 1))
         bias = draw(st.booleans())
         biases = tuple(rng.standard_normal(gates * h) if bias else None for _ in range(2))
         return ((rng.standard_normal((n, i)), *state, rng.standard_normal((gates * h, i)),
